@@ -1,0 +1,287 @@
+package evtx
+
+// JSON rendering in the layout the Rust evtx_dump tool made common:
+//
+//   - an element with only text becomes its value (a number for integer and
+//     float substitutions, true/false for booleans, a string otherwise, an
+//     array for array substitutions); an empty element becomes null;
+//   - attributes go under "#attributes", and text beside attributes or child
+//     elements under "#text";
+//   - <Data Name="X">v</Data> becomes "X": v;
+//   - elements repeated under one parent become an array under one key.
+
+// AppendJSON appends the record as one JSON object, {"Event":{...}}, without
+// a trailing newline.
+func (r *Record) AppendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	first := true
+	for _, i := range r.roots {
+		if r.nodes[i].kind != nodeElement {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, '"')
+		dst = appendEscapedString(dst, r.nodes[i].name, escJSON)
+		dst = append(dst, '"', ':')
+		dst = r.appendJSONElement(dst, i, false)
+	}
+	return append(dst, '}')
+}
+
+// dataName returns the index of the Name attribute when n is a <Data>
+// element keyed by it, or -1.
+func (r *Record) dataName(n int32) int32 {
+	nd := &r.nodes[n]
+	if nd.name != "Data" {
+		return -1
+	}
+	for i := nd.a0; i < nd.a1; i++ {
+		if r.attrs[i].name == "Name" {
+			return i
+		}
+	}
+	return -1
+}
+
+// appendKey writes the JSON key (without quotes) of child element n.
+func (r *Record) appendKey(dst []byte, n int32) []byte {
+	if a := r.dataName(n); a >= 0 {
+		at := &r.attrs[a]
+		return r.appendPieces(dst, at.p0, at.p1, optsJSON)
+	}
+	return appendEscapedString(dst, r.nodes[n].name, escJSON)
+}
+
+func (r *Record) appendJSONElement(dst []byte, n int32, skipName bool) []byte {
+	nd := &r.nodes[n]
+	nattrs := 0
+	for i := nd.a0; i < nd.a1; i++ {
+		if skipName && r.attrs[i].name == "Name" {
+			continue
+		}
+		nattrs++
+	}
+	hasChild, hasText := false, false
+	for c := nd.first; c >= 0; c = r.nodes[c].next {
+		if r.nodes[c].kind == nodeElement {
+			hasChild = true
+		} else {
+			hasText = true
+		}
+	}
+	if nattrs == 0 && !hasChild {
+		if !hasText {
+			return append(dst, "null"...)
+		}
+		return r.appendJSONText(dst, n)
+	}
+	dst = append(dst, '{')
+	comma := false
+	if nattrs > 0 {
+		dst = append(dst, `"#attributes":{`...)
+		for i := nd.a0; i < nd.a1; i++ {
+			a := &r.attrs[i]
+			if skipName && a.name == "Name" {
+				continue
+			}
+			if comma {
+				dst = append(dst, ',')
+			}
+			comma = true
+			dst = append(dst, '"')
+			dst = appendEscapedString(dst, a.name, escJSON)
+			dst = append(dst, '"', ':')
+			dst = r.appendJSONValue(dst, a.p0, a.p1)
+		}
+		dst = append(dst, '}')
+		comma = true
+	}
+	if hasChild {
+		dst = r.appendJSONChildren(dst, n, comma)
+		comma = true
+	}
+	if hasText {
+		if comma {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"#text":`...)
+		dst = r.appendJSONText(dst, n)
+	}
+	return append(dst, '}')
+}
+
+// appendJSONChildren writes the child elements of n as object members,
+// grouping repeated keys into arrays in first-occurrence order.
+func (r *Record) appendJSONChildren(dst []byte, n int32, comma bool) []byte {
+	var keyBuf [512]byte
+	for c := r.nodes[n].first; c >= 0; c = r.nodes[c].next {
+		if r.nodes[c].kind != nodeElement {
+			continue
+		}
+		key := r.appendKey(keyBuf[:0], c)
+		klen := len(key)
+		// Skip if an earlier sibling had the same key: it was written as an array.
+		seen := false
+		for p := r.nodes[n].first; p != c; p = r.nodes[p].next {
+			if r.nodes[p].kind == nodeElement && r.sameKey(p, key[:klen], keyBuf[klen:klen]) {
+				seen = true
+				break
+			}
+		}
+		if seen {
+			continue
+		}
+		// Count later siblings with the same key.
+		dup := false
+		for s := r.nodes[c].next; s >= 0; s = r.nodes[s].next {
+			if r.nodes[s].kind == nodeElement && r.sameKey(s, key[:klen], keyBuf[klen:klen]) {
+				dup = true
+				break
+			}
+		}
+		if comma {
+			dst = append(dst, ',')
+		}
+		comma = true
+		dst = append(dst, '"')
+		dst = append(dst, key[:klen]...)
+		dst = append(dst, '"', ':')
+		if !dup {
+			dst = r.appendJSONElement(dst, c, r.dataName(c) >= 0)
+			continue
+		}
+		dst = append(dst, '[')
+		dst = r.appendJSONElement(dst, c, r.dataName(c) >= 0)
+		for s := r.nodes[c].next; s >= 0; s = r.nodes[s].next {
+			if r.nodes[s].kind == nodeElement && r.sameKey(s, key[:klen], keyBuf[klen:klen]) {
+				dst = append(dst, ',')
+				dst = r.appendJSONElement(dst, s, r.dataName(s) >= 0)
+			}
+		}
+		dst = append(dst, ']')
+	}
+	return dst
+}
+
+func (r *Record) sameKey(n int32, key []byte, scratch []byte) bool {
+	if r.dataName(n) < 0 {
+		return r.nodes[n].name == string(key)
+	}
+	k := r.appendKey(scratch, n)
+	return string(k) == string(key)
+}
+
+// appendJSONText writes the text content of element n as a JSON value.
+func (r *Record) appendJSONText(dst []byte, n int32) []byte {
+	// A single typed piece keeps its type.
+	var only *piece
+	count := 0
+	for c := r.nodes[n].first; c >= 0; c = r.nodes[c].next {
+		t := &r.nodes[c]
+		if t.kind != nodeText {
+			continue
+		}
+		count += int(t.p1 - t.p0)
+		if t.p1 > t.p0 {
+			only = &r.pieces[t.p0]
+		}
+	}
+	if count == 1 {
+		return appendJSONPiece(dst, *only)
+	}
+	dst = append(dst, '"')
+	start := len(dst)
+	for c := r.nodes[n].first; c >= 0; c = r.nodes[c].next {
+		if t := &r.nodes[c]; t.kind == nodeText {
+			dst = r.appendPieces(dst, t.p0, t.p1, optsJSON)
+		}
+	}
+	return append(trimJSONSpace(dst, start), '"')
+}
+
+// appendJSONValue writes an attribute value (pieces p0..p1) as a JSON value.
+func (r *Record) appendJSONValue(dst []byte, p0, p1 int32) []byte {
+	if p1 == p0+1 {
+		return appendJSONPiece(dst, r.pieces[p0])
+	}
+	dst = append(dst, '"')
+	start := len(dst)
+	dst = r.appendPieces(dst, p0, p1, optsJSON)
+	return append(trimJSONSpace(dst, start), '"')
+}
+
+func appendJSONPiece(dst []byte, p piece) []byte {
+	switch {
+	case isNumeric(p.typ), p.typ == TypeBool:
+		return appendScalar(dst, p.typ, p.data, optsJSON)
+	case p.typ&TypeArray != 0 && p.typ != TypeArray:
+		et := p.typ &^ TypeArray
+		dst = append(dst, '[')
+		first := true
+		arrayItems(p.typ, p.data, func(item []byte) {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			if isNumeric(et) || et == TypeBool {
+				dst = appendScalar(dst, et, item, optsJSON)
+			} else {
+				dst = append(dst, '"')
+				dst = appendScalar(dst, et, item, optsJSON)
+				dst = append(dst, '"')
+			}
+		})
+		return append(dst, ']')
+	}
+	dst = append(dst, '"')
+	start := len(dst)
+	dst = appendPiece(dst, p, optsJSON)
+	return append(trimJSONSpace(dst, start), '"')
+}
+
+// trimJSONSpace removes leading and trailing white space (space, and the
+// escaped tab, newline and carriage return) from the JSON string content
+// dst[start:], as evtx_dump does for string values.
+func trimJSONSpace(dst []byte, start int) []byte {
+	for {
+		n := len(dst)
+		switch {
+		case n > start && dst[n-1] == ' ':
+			dst = dst[:n-1]
+			continue
+		case n-2 >= start && dst[n-2] == '\\' && (dst[n-1] == 'n' || dst[n-1] == 'r' || dst[n-1] == 't'):
+			// The backslash starts an escape only if an even number of
+			// backslashes precede it.
+			k := 0
+			for i := n - 3; i >= start && dst[i] == '\\'; i-- {
+				k++
+			}
+			if k%2 == 0 {
+				dst = dst[:n-2]
+				continue
+			}
+		}
+		break
+	}
+	lead := 0
+	for {
+		i := start + lead
+		if i < len(dst) && dst[i] == ' ' {
+			lead++
+			continue
+		}
+		if i+1 < len(dst) && dst[i] == '\\' && (dst[i+1] == 'n' || dst[i+1] == 'r' || dst[i+1] == 't') {
+			lead += 2
+			continue
+		}
+		break
+	}
+	if lead > 0 {
+		n := copy(dst[start:], dst[start+lead:])
+		dst = dst[:start+n]
+	}
+	return dst
+}
