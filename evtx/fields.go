@@ -1,0 +1,137 @@
+package evtx
+
+// Flat field names of the <System> element, as Sigma rules and the hunting
+// tools that read them name these values.
+const (
+	FieldProviderName      = "Provider_Name"
+	FieldProviderGUID      = "Provider_Guid"
+	FieldEventSourceName   = "EventSourceName"
+	FieldEventID           = "EventID"
+	FieldQualifiers        = "Qualifiers"
+	FieldVersion           = "Version"
+	FieldLevel             = "Level"
+	FieldTask              = "Task"
+	FieldOpcode            = "Opcode"
+	FieldKeywords          = "Keywords"
+	FieldTimeCreated       = "TimeCreated"
+	FieldEventRecordID     = "EventRecordID"
+	FieldActivityID        = "ActivityID"
+	FieldRelatedActivityID = "RelatedActivityID"
+	FieldProcessID         = "Execution_ProcessID"
+	FieldThreadID          = "Execution_ThreadID"
+	FieldChannel           = "Channel"
+	FieldComputer          = "Computer"
+	FieldUserID            = "UserID"
+)
+
+// trimSpace trims ASCII white space around a value, as the JSON rendering
+// does (and as the evtx_dump layout that rule authors test with has it).
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// AppendFields flattens the record into named text fields and calls fn for
+// each: first the <System> values under the Field* names above, then every
+// field of <EventData> (<Data Name="X">v</Data> as X, an unnamed <Data> as
+// "Data", <Binary> as "Binary") and of <UserData> (leaf elements by name,
+// nested elements walked). Values are rendered as plain text, trimmed of surrounding white space, into scratch,
+// which is returned for reuse; a value is only valid during its call.
+func (r *Record) AppendFields(scratch []byte, fn func(name string, value []byte)) []byte {
+	root := r.Root()
+	if root < 0 {
+		return scratch
+	}
+	for c := r.nodes[root].first; c >= 0; c = r.nodes[c].next {
+		n := &r.nodes[c]
+		if n.kind != nodeElement {
+			continue
+		}
+		switch n.name {
+		case "System":
+			scratch = r.systemFields(Node(c), scratch, fn)
+		case "EventData", "UserData":
+			scratch = r.dataFields(Node(c), scratch, fn)
+		}
+	}
+	return scratch
+}
+
+func (r *Record) systemFields(sys Node, scratch []byte, fn func(string, []byte)) []byte {
+	attr := func(n *node, attrName, field string) {
+		for _, a := range r.attrs[n.a0:n.a1] {
+			if a.name == attrName {
+				scratch = r.appendPieces(scratch[:0], a.p0, a.p1, optsPlain)
+				fn(field, trimSpace(scratch))
+				return
+			}
+		}
+	}
+	for c := r.nodes[sys].first; c >= 0; c = r.nodes[c].next {
+		n := &r.nodes[c]
+		if n.kind != nodeElement {
+			continue
+		}
+		switch n.name {
+		case "Provider":
+			attr(n, "Name", FieldProviderName)
+			attr(n, "Guid", FieldProviderGUID)
+			attr(n, "EventSourceName", FieldEventSourceName)
+		case "EventID":
+			scratch = r.AppendText(scratch[:0], Node(c))
+			fn(FieldEventID, trimSpace(scratch))
+			attr(n, "Qualifiers", FieldQualifiers)
+		case "TimeCreated":
+			attr(n, "SystemTime", FieldTimeCreated)
+		case "Correlation":
+			attr(n, "ActivityID", FieldActivityID)
+			attr(n, "RelatedActivityID", FieldRelatedActivityID)
+		case "Execution":
+			attr(n, "ProcessID", FieldProcessID)
+			attr(n, "ThreadID", FieldThreadID)
+		case "Security":
+			attr(n, "UserID", FieldUserID)
+		default:
+			if n.first >= 0 {
+				scratch = r.AppendText(scratch[:0], Node(c))
+				fn(n.name, trimSpace(scratch))
+			}
+		}
+	}
+	return scratch
+}
+
+func (r *Record) dataFields(parent Node, scratch []byte, fn func(string, []byte)) []byte {
+	for c := r.nodes[parent].first; c >= 0; c = r.nodes[c].next {
+		n := &r.nodes[c]
+		if n.kind != nodeElement {
+			continue
+		}
+		if r.FirstChild(Node(c)) >= 0 {
+			scratch = r.dataFields(Node(c), scratch, fn)
+			continue
+		}
+		name := n.name
+		if name == "Data" {
+			if a := r.dataName(c); a >= 0 {
+				at := &r.attrs[a]
+				// Names are template literals: use the string without copying.
+				if at.p1 == at.p0+1 && r.pieces[at.p0].typ == typeLiteral {
+					name = r.pieces[at.p0].str
+				} else {
+					name = string(r.appendPieces(nil, at.p0, at.p1, optsPlain))
+				}
+			}
+		}
+		scratch = r.AppendText(scratch[:0], Node(c))
+		fn(name, trimSpace(scratch))
+	}
+	return scratch
+}

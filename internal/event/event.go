@@ -1,0 +1,124 @@
+package event
+
+import (
+	"time"
+	"unsafe"
+)
+
+// Event is one log event: a time, a reference to where it came from, and
+// its fields in the order the reader found them. A name may occur more than
+// once (for example several unnamed <Data> elements of a classic Windows
+// event).
+type Event struct {
+	Time   time.Time // when the event happened (UTC); zero if unknown
+	Source string    // file path or listener the event came from
+	Record uint64    // record identifier (EVTX EventRecordID) or line number
+	Offset int64     // byte offset in the source, or -1
+
+	names []string
+	spans []span
+	buf   []byte
+}
+
+type span struct{ off, end int32 }
+
+// Field is a name and a value copied out of an Event.
+type Field struct {
+	Name  string
+	Value string
+}
+
+// Reset empties the event for reuse, keeping its buffers.
+func (e *Event) Reset() {
+	e.Time = time.Time{}
+	e.Source = ""
+	e.Record = 0
+	e.Offset = -1
+	e.names = e.names[:0]
+	e.spans = e.spans[:0]
+	e.buf = e.buf[:0]
+}
+
+// Add appends a field; value is copied.
+func (e *Event) Add(name string, value []byte) {
+	off := len(e.buf)
+	e.buf = append(e.buf, value...)
+	e.names = append(e.names, name)
+	e.spans = append(e.spans, span{int32(off), int32(len(e.buf))})
+}
+
+// AddString appends a field; value is copied.
+func (e *Event) AddString(name, value string) {
+	off := len(e.buf)
+	e.buf = append(e.buf, value...)
+	e.names = append(e.names, name)
+	e.spans = append(e.spans, span{int32(off), int32(len(e.buf))})
+}
+
+// AddFunc appends a field whose value render appends to the buffer it is
+// given, so a reader can decode straight into the event.
+func (e *Event) AddFunc(name string, render func(dst []byte) []byte) {
+	off := len(e.buf)
+	e.buf = render(e.buf)
+	e.names = append(e.names, name)
+	e.spans = append(e.spans, span{int32(off), int32(len(e.buf))})
+}
+
+// Len returns the number of fields.
+func (e *Event) Len() int { return len(e.names) }
+
+// Name returns the name of field i.
+func (e *Event) Name(i int) string { return e.names[i] }
+
+// Bytes returns the value of field i; valid until the event changes.
+func (e *Event) Bytes(i int) []byte {
+	s := e.spans[i]
+	return e.buf[s.off:s.end:s.end]
+}
+
+// Value returns the value of field i as a string sharing the event's buffer;
+// valid until the event changes.
+func (e *Event) Value(i int) string {
+	s := e.spans[i]
+	if s.end == s.off {
+		return ""
+	}
+	return unsafe.String(&e.buf[s.off], int(s.end-s.off))
+}
+
+// Index returns the index of the first field named name, or -1.
+func (e *Event) Index(name string) int {
+	for i, n := range e.names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Get returns the value of the first field named name.
+func (e *Event) Get(name string) (string, bool) {
+	if i := e.Index(name); i >= 0 {
+		return e.Value(i), true
+	}
+	return "", false
+}
+
+// Fields returns a copy of every field.
+func (e *Event) Fields() []Field {
+	out := make([]Field, len(e.names))
+	for i := range e.names {
+		out[i] = Field{Name: e.names[i], Value: string(e.Bytes(i))}
+	}
+	return out
+}
+
+// Clone returns a deep copy of the event that stays valid whatever happens
+// to e.
+func (e *Event) Clone() *Event {
+	c := &Event{Time: e.Time, Source: e.Source, Record: e.Record, Offset: e.Offset}
+	c.names = append([]string(nil), e.names...)
+	c.spans = append([]span(nil), e.spans...)
+	c.buf = append([]byte(nil), e.buf...)
+	return c
+}

@@ -1,0 +1,52 @@
+package event
+
+import (
+	"testing"
+)
+
+func TestEventFields(t *testing.T) {
+	var e Event
+	e.Reset()
+	e.AddString("EventID", "4688")
+	e.Add("NewProcessName", []byte(`C:\Windows\System32\cmd.exe`))
+	e.AddFunc("Data", func(dst []byte) []byte { return append(dst, "one"...) })
+	e.AddString("Data", "two")
+	e.AddString("Empty", "")
+	if e.Len() != 5 {
+		t.Fatalf("Len = %d, want 5", e.Len())
+	}
+	if v, ok := e.Get("NewProcessName"); !ok || v != `C:\Windows\System32\cmd.exe` {
+		t.Errorf("Get(NewProcessName) = %q, %v", v, ok)
+	}
+	if v, _ := e.Get("Data"); v != "one" {
+		t.Errorf("Get(Data) = %q, want the first occurrence", v)
+	}
+	if v, ok := e.Get("Empty"); !ok || v != "" {
+		t.Errorf("Get(Empty) = %q, %v", v, ok)
+	}
+	if _, ok := e.Get("Missing"); ok {
+		t.Error("Get(Missing) found a field")
+	}
+	c := e.Clone()
+	fields := e.Fields()
+	e.Reset()
+	e.AddString("Other", "overwrites the buffer")
+	if v, _ := c.Get("EventID"); v != "4688" {
+		t.Errorf("clone changed after Reset: %q", v)
+	}
+	if fields[1].Value != `C:\Windows\System32\cmd.exe` || fields[3] != (Field{"Data", "two"}) {
+		t.Errorf("Fields changed after Reset: %v", fields)
+	}
+}
+
+func BenchmarkFill(b *testing.B) {
+	var e Event
+	val := []byte(`C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`)
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Reset()
+		for range 30 {
+			e.Add("CommandLine", val)
+		}
+	}
+}
