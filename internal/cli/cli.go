@@ -34,7 +34,9 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"hunt", "scan logs with Sigma rules and report detections", runHunt},
 		{"dump", "decode EVTX files to JSON lines, JSON or XML", runDump},
+		{"rules", "check, test and update Sigma rules", runRules},
 		{"version", "print vigil's version", runVersion},
 	}
 }

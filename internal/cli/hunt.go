@@ -1,0 +1,382 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/vigil-defense/vigil/internal/detect"
+	"github.com/vigil-defense/vigil/internal/event"
+	"github.com/vigil-defense/vigil/internal/source"
+)
+
+const huntSynopsis = "[--rules PATH]... [--format table|csv|jsonl] [--output FILE] [--min-level LEVEL] [--status LIST] [--exclude-rules FILE] PATH..."
+
+func runHunt(ctx context.Context, e *env, args []string) int {
+	fs := newFlagSet(e, "hunt", huntSynopsis)
+	var ro ruleOptions
+	fs.Var(&ro.paths, "rules", "Sigma rule file or folder (repeatable); default: vigil's built-in rules")
+	format := fs.String("format", "", "output `format`: table (default on a terminal), csv (timeline), jsonl (default otherwise)")
+	output := fs.String("output", "", "write detections to `FILE` instead of standard output")
+	fs.StringVar(&ro.minLevel, "min-level", "", "only rules of this `level` or above (informational, low, medium, high, critical)")
+	fs.StringVar(&ro.status, "status", "", "only rules with these statuses, comma-separated (default: all but deprecated and unsupported)")
+	fs.StringVar(&ro.exclude, "exclude-rules", "", "`FILE` of rule ids to leave out, one per line")
+	fs.StringVar(&ro.mapping, "mapping", "", "YAML `FILE` extending the logsource and field mapping")
+	fs.StringVar(&ro.placeholders, "placeholders", "", "YAML `FILE` giving values for %name% placeholders (expand modifier)")
+	workers := fs.Int("workers", 0, "use `N` goroutines (0: one per CPU)")
+	noProgress := fs.Bool("no-progress", false, "do not show progress on a terminal")
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(paths) == 0 {
+		fmt.Fprintln(e.stderr, "vigil hunt: no PATH given: name log files or folders to scan (EVTX, JSON, JSONL, optionally gzip-compressed)")
+		fs.Usage()
+		return exitUsage
+	}
+	outTerm := *output == "" && isTerminal(e.stdout)
+	if *format == "" {
+		*format = "jsonl"
+		if outTerm {
+			*format = "table"
+		}
+	}
+	if err := oneOf("format", *format, "table", "csv", "jsonl"); err != nil {
+		fmt.Fprintf(e.stderr, "vigil hunt: %v\n", err)
+		return exitUsage
+	}
+	lr, err := ro.load()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "vigil hunt: %v\n", err)
+		return exitUsage
+	}
+	for _, r := range lr.uncompile {
+		fmt.Fprintf(e.stderr, "warning: %v\n", r)
+	}
+	if len(lr.refused) > 0 {
+		fmt.Fprintf(e.stderr, "warning: %d rule files refused; run 'vigil rules check' on them for the reasons\n", len(lr.refused))
+	}
+	files, err := source.Expand(paths)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "vigil hunt: %v\n", err)
+		return exitUsage
+	}
+	var out io.Writer = e.stdout
+	var outFile *os.File
+	if *output != "" {
+		outFile, err = os.Create(*output)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "vigil hunt: cannot write the output: %v\n", unwrapPathErr(err))
+			return exitUsage
+		}
+		defer outFile.Close()
+		out = outFile
+	}
+	h := &hunter{
+		engine:   lr.engine,
+		format:   *format,
+		color:    outTerm,
+		progress: !*noProgress && isTerminal(e.stderr),
+		stderr:   e.stderr,
+		total:    len(files),
+	}
+	st, err := h.run(ctx, files, *workers, out)
+	if outFile != nil {
+		if cerr := outFile.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	h.summary(e.stderr, lr, st)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "vigil hunt: %v\n", err)
+		return exitPartial
+	}
+	if st.errors > 0 {
+		return exitPartial
+	}
+	return exitOK
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+type hunter struct {
+	engine   *detect.Engine
+	format   string
+	color    bool
+	progress bool
+	stderr   io.Writer
+	total    int
+
+	matchers sync.Pool
+	stats    huntStats
+	done     atomic.Int64 // files done, for progress
+	bytes    atomic.Int64
+	dets     atomic.Int64
+}
+
+type huntStats struct {
+	files, events, errors, warnings int
+	bytes                           int64
+	elapsed                         time.Duration
+	sum                             summary
+	first, last                     time.Time
+}
+
+type huntChunk struct {
+	dets     []detect.Detection
+	events   int
+	msgs     []string
+	errors   int
+	warnings int
+	file     bool
+	last     bool
+	size     int64
+	first    time.Time
+	lastT    time.Time
+}
+
+func (h *hunter) run(ctx context.Context, files []string, workers int, out io.Writer) (huntStats, error) {
+	start := time.Now()
+	w := newDetectionWriter(h.format, out, h.color)
+	var stop chan struct{}
+	var wg sync.WaitGroup
+	if h.progress {
+		stop = make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.showProgress(start, stop)
+		}()
+	}
+	st := &h.stats
+	err := source.Scan(ctx, files, workers, h.work, func(c *huntChunk) error {
+		for _, m := range c.msgs {
+			fmt.Fprintln(h.stderr, m)
+		}
+		st.events += c.events
+		st.errors += c.errors
+		st.warnings += c.warnings
+		if c.file {
+			st.files++
+			st.bytes += c.size
+			h.bytes.Add(c.size)
+		}
+		if c.last {
+			h.done.Add(1)
+		}
+		if !c.first.IsZero() && (st.first.IsZero() || c.first.Before(st.first)) {
+			st.first = c.first
+		}
+		if c.lastT.After(st.last) {
+			st.last = c.lastT
+		}
+		h.dets.Add(int64(len(c.dets)))
+		for i := range c.dets {
+			if err := w.write(&c.dets[i]); err != nil {
+				return err
+			}
+		}
+		for i := range c.dets {
+			st.sum.add(&c.dets[i])
+		}
+		return nil
+	})
+	if ferr := w.flush(); ferr != nil && err == nil {
+		err = ferr
+	}
+	if stop != nil {
+		close(stop)
+		wg.Wait()
+		fmt.Fprint(h.stderr, "\r\033[K")
+	}
+	st.elapsed = time.Since(start)
+	return *st, err
+}
+
+func (h *hunter) work(u *source.Unit) *huntChunk {
+	res := &huntChunk{file: u.First && u.Err == nil, last: u.Last}
+	if u.First {
+		res.size = u.Size()
+	}
+	problem := func(err error, warn bool) {
+		if warn {
+			res.warnings++
+			res.msgs = append(res.msgs, "warning: "+err.Error())
+			return
+		}
+		res.errors++
+		res.msgs = append(res.msgs, "error: "+err.Error())
+	}
+	if u.Err != nil {
+		problem(u.Err, false)
+		return res
+	}
+	for _, p := range u.Problems() {
+		problem(p, true)
+	}
+	m, _ := h.matchers.Get().(*detect.Matcher)
+	if m == nil {
+		m = h.engine.NewMatcher()
+	}
+	var ev event.Event
+	res.events = u.Events(&ev, func(ev *event.Event) {
+		if !ev.Time.IsZero() {
+			if res.first.IsZero() || ev.Time.Before(res.first) {
+				res.first = ev.Time
+			}
+			if ev.Time.After(res.lastT) {
+				res.lastT = ev.Time
+			}
+		}
+		m.Match(ev, func(p *detect.Program) {
+			res.dets = append(res.dets, detect.NewDetection(p, ev))
+		})
+	}, func(err error) { problem(err, isWarning(err)) })
+	h.matchers.Put(m)
+	return res
+}
+
+func (h *hunter) showProgress(start time.Time, stop chan struct{}) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			el := time.Since(start).Seconds()
+			fmt.Fprintf(h.stderr, "\r\033[Kscanning: %d/%d files, %.1f MB/s, %d detections", h.done.Load(), h.total, float64(h.bytes.Load())/1e6/el, h.dets.Load())
+		}
+	}
+}
+
+// detectionWriter renders detections in one output format.
+type detectionWriter struct {
+	format string
+	w      *bufio.Writer
+	csv    *csv.Writer
+	color  bool
+	buf    []byte
+	header bool
+}
+
+func newDetectionWriter(format string, out io.Writer, color bool) *detectionWriter {
+	dw := &detectionWriter{format: format, w: bufio.NewWriterSize(out, 256<<10), color: color}
+	if format == "csv" {
+		dw.csv = csv.NewWriter(dw.w)
+	}
+	return dw
+}
+
+var csvHeader = []string{"Timestamp", "Computer", "Channel", "EventID", "RecordID", "Level", "RuleTitle", "RuleID", "Author", "Tags", "Source", "Details"}
+
+func (dw *detectionWriter) write(d *detect.Detection) error {
+	switch dw.format {
+	case "jsonl":
+		dw.buf = d.AppendJSON(dw.buf[:0])
+		dw.buf = append(dw.buf, '\n')
+		_, err := dw.w.Write(dw.buf)
+		return err
+	case "csv":
+		if !dw.header {
+			dw.header = true
+			if err := dw.csv.Write(csvHeader); err != nil {
+				return err
+			}
+		}
+		return dw.csv.Write([]string{
+			formatTime(d.Time), d.Computer, d.Channel, d.EventID, strconv.FormatUint(d.RecordID, 10),
+			d.Level, d.RuleTitle, d.RuleID, d.Author, strings.Join(d.Tags, " "), d.Source, details(d, 0),
+		})
+	default:
+		if !dw.header {
+			dw.header = true
+			fmt.Fprintf(dw.w, "%-24s %-13s %-20s %-6s %s\n", "TIME (UTC)", "LEVEL", "COMPUTER", "EVENT", "RULE")
+		}
+		lvl := fmt.Sprintf("%-13s", d.Level)
+		if dw.color {
+			lvl = colorLevel(d.Level, lvl)
+		}
+		_, err := fmt.Fprintf(dw.w, "%-24s %s %-20s %-6s %s\n", formatTime(d.Time), lvl, truncate(d.Computer, 20), d.EventID, d.RuleTitle)
+		return err
+	}
+}
+
+func (dw *detectionWriter) flush() error {
+	if dw.csv != nil {
+		dw.csv.Flush()
+		if err := dw.csv.Error(); err != nil {
+			return err
+		}
+	}
+	return dw.w.Flush()
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// details renders the event's fields as "Name: value ¦ ..." for the CSV
+// timeline, without the routing fields already in their own columns.
+func details(d *detect.Detection, max int) string {
+	var b strings.Builder
+	for _, f := range d.Fields {
+		switch f.Name {
+		case "Computer", "Channel", "EventID", "EventRecordID", "Provider_Guid", "Version", "Level", "Task", "Opcode", "Keywords", "TimeCreated", "Execution_ProcessID", "Execution_ThreadID":
+			continue
+		}
+		if f.Value == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(" ¦ ")
+		}
+		b.WriteString(f.Name)
+		b.WriteString(": ")
+		b.WriteString(f.Value)
+		if max > 0 && b.Len() > max {
+			break
+		}
+	}
+	return b.String()
+}
+
+func colorLevel(level, text string) string {
+	code := ""
+	switch strings.ToLower(level) {
+	case "critical":
+		code = "1;31"
+	case "high":
+		code = "31"
+	case "medium":
+		code = "33"
+	case "low":
+		code = "32"
+	default:
+		return text
+	}
+	return "\033[" + code + "m" + text + "\033[0m"
+}
