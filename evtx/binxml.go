@@ -48,6 +48,7 @@ const (
 	opPIData
 	opSubst
 	opTemplate
+	opTextRef // text of a record's BinXML: UTF-16 in the chunk at v0..v1
 )
 
 // op is one step of a compiled BinXML fragment.
@@ -170,12 +171,16 @@ func (d *decoder) parse(pos, end int, ops *[]op, depth int) (int, error) {
 		if err := need(2 * n); err != nil {
 			return "", err
 		}
-		s := decodeUTF16(b[pos : pos+2*n])
+		s := c.internUTF16(b[pos : pos+2*n])
 		pos += 2 * n
 		return s, nil
 	}
+	limitBase := 0
+	if d.compiling {
+		limitBase = len(*ops) // template ops share the chunk's arena
+	}
 	for pos < end {
-		if len(*ops) >= maxTemplateOps*4 {
+		if len(*ops)-limitBase >= maxTemplateOps*4 {
 			return pos, bxErr(pos, "too many tokens")
 		}
 		tok := b[pos]
@@ -232,6 +237,21 @@ func (d *decoder) parse(pos, end int, ops *[]op, depth int) (int, error) {
 			pos += 2
 			if vt != TypeString {
 				return pos, bxErr(pos-1, "value token of type %#x (only strings are defined)", vt)
+			}
+			if !d.compiling {
+				// Text of a record's own BinXML: keep it as a slice of the
+				// chunk (rendered like a string substitution), no copy.
+				if err := need(2); err != nil {
+					return pos, err
+				}
+				n := int(le.Uint16(b[pos:]))
+				pos += 2
+				if err := need(2 * n); err != nil {
+					return pos, err
+				}
+				*ops = append(*ops, op{kind: opTextRef, v0: int32(pos), v1: int32(pos + 2*n)})
+				pos += 2 * n
+				break
 			}
 			s, err := readUTF16()
 			if err != nil {
@@ -355,7 +375,7 @@ func (d *decoder) template(off uint32, depth int) (*template, error) {
 	if t, ok := c.templates[off]; ok {
 		return t, t.err
 	}
-	t := &template{off: off}
+	t := c.newTemplate(off)
 	c.templates[off] = t
 	if int(off)+24 > chunkSize || off < chunkHeaderSize {
 		t.err = bxErr(int(off), "template definition offset outside the chunk")
@@ -369,12 +389,15 @@ func (d *decoder) template(off uint32, depth int) (*template, error) {
 		return t, t.err
 	}
 	d.compiling = true
-	_, err := d.parse(start, end, &t.ops, depth)
+	mark := len(c.arena)
+	_, err := d.parse(start, end, &c.arena, depth)
 	d.compiling = false
 	if err != nil {
 		t.err = err
-		t.ops = nil
+		c.arena = c.arena[:mark]
+		return t, t.err
 	}
+	t.ops = c.arena[mark:len(c.arena):len(c.arena)]
 	return t, t.err
 }
 
@@ -402,6 +425,8 @@ func (d *decoder) run(ops []op, vals []value, depth int) error {
 			err = d.end()
 		case opText:
 			err = d.piece(piece{typ: typeLiteral, str: o.name})
+		case opTextRef:
+			err = d.piece(piece{typ: TypeString, data: d.c.buf[o.v0:o.v1]})
 		case opCDATA:
 			err = d.piece(piece{typ: typeCDATA, str: o.name})
 		case opCharRef:
@@ -411,8 +436,11 @@ func (d *decoder) run(ops []op, vals []value, depth int) error {
 		case opPITarget, opPIData:
 			// Processing instructions carry no event data; they are skipped.
 		case opSubst:
-			if int(o.idx) >= len(vals) {
+			if int(o.idx) >= len(vals) || o.optional && isNullValue(vals[o.idx]) {
 				d.null()
+				if o.optional {
+					d.omitElement()
+				}
 				continue
 			}
 			err = d.subst(vals[o.idx], depth)
@@ -546,6 +574,47 @@ func (d *decoder) end() error {
 	d.stack = d.stack[:len(d.stack)-1]
 	d.openText = -1
 	return nil
+}
+
+// isNullValue reports whether subst treats v as a null value.
+func isNullValue(v value) bool {
+	return v.typ == TypeNull || v.size == 0 && v.typ != TypeString && v.typ != TypeAnsiString
+}
+
+// omitElement detaches the element whose content holds an optional
+// substitution with a null value: [MS-EVEN6] 3.1.4.7.2 omits that element
+// from the rendering (an optional attribute is dropped by finishAttr). The
+// element is the last child of its parent while it is open; the rest of its
+// content is still decoded into the detached node.
+func (d *decoder) omitElement() {
+	if d.curAttr >= 0 || d.inStart || len(d.stack) == 0 {
+		return
+	}
+	r := d.r
+	n := d.stack[len(d.stack)-1]
+	p := r.nodes[n].parent
+	if p < 0 {
+		for i, x := range r.roots {
+			if x == n {
+				r.roots = append(r.roots[:i], r.roots[i+1:]...)
+				break
+			}
+		}
+		return
+	}
+	if r.nodes[p].last != n {
+		return // already detached
+	}
+	prev := int32(-1)
+	for c := r.nodes[p].first; c >= 0 && c != n; c = r.nodes[c].next {
+		prev = c
+	}
+	if prev < 0 {
+		r.nodes[p].first = -1
+	} else {
+		r.nodes[prev].next = -1
+	}
+	r.nodes[p].last = prev
 }
 
 func (d *decoder) null() {

@@ -48,6 +48,14 @@ type Chunk struct {
 	names     map[uint32]string
 	templates map[uint32]*template
 	problems  []*Error
+	// Reused from chunk to chunk: the operations of every template compiled
+	// in the chunk (one array), spare template structs, and the strings of
+	// names and template text by their UTF-16 bytes (kept across chunks,
+	// bounded), so that steady-state decoding does not allocate.
+	arena  []op
+	tpool  []*template
+	tused  int
+	intern map[string]string
 	dec       decoder
 	pos       int // next record offset
 	end       int // end of record data
@@ -69,6 +77,8 @@ func (c *Chunk) load() error {
 	c.problems = c.problems[:0]
 	clear(c.names)
 	clear(c.templates)
+	c.arena = c.arena[:0]
+	c.tused = 0
 	if c.names == nil {
 		c.names = make(map[uint32]string, 64)
 		c.templates = make(map[uint32]*template, 16)
@@ -96,7 +106,9 @@ func (c *Chunk) load() error {
 	crc := crc32.NewIEEE()
 	crc.Write(b[:120])
 	crc.Write(b[128:chunkHeaderSize])
+	headerBad := false
 	if sum := crc.Sum32(); sum != h.HeaderChecksum {
+		headerBad = true
 		c.problems = append(c.problems, c.errorf(124, 0, false, "chunk header checksum mismatch (stored %#08x, computed %#08x); decoding anyway", h.HeaderChecksum, sum))
 	}
 	end := int(h.FreeSpaceOffset)
@@ -106,9 +118,31 @@ func (c *Chunk) load() error {
 	} else if sum := crc32.ChecksumIEEE(b[chunkHeaderSize:end]); sum != h.DataChecksum {
 		c.problems = append(c.problems, c.errorf(52, 0, false, "event records checksum mismatch (stored %#08x, computed %#08x); decoding anyway", h.DataChecksum, sum))
 	}
+	if headerBad {
+		// The free space offset may be the damaged field: read up to the
+		// end of the record at the last record offset if that is further.
+		if e := c.lastRecordEnd(); e > end {
+			end = e
+		}
+	}
 	c.pos = chunkHeaderSize
 	c.end = end
 	return nil
+}
+
+// lastRecordEnd returns the end of the record at the header's last record
+// offset, or 0 when no well-formed record starts there.
+func (c *Chunk) lastRecordEnd() int {
+	b := c.buf
+	off := int(c.Header.LastRecordOffset)
+	if off < chunkHeaderSize || off+recordHeaderLen > chunkSize || !bytes.Equal(b[off:off+4], recordMagic) {
+		return 0
+	}
+	size := int(binary.LittleEndian.Uint32(b[off+4:]))
+	if size < recordHeaderLen+4 || off+size > chunkSize || int(binary.LittleEndian.Uint32(b[off+size-4:])) != size {
+		return 0
+	}
+	return off + size
 }
 
 func isZero(b []byte) bool {
@@ -206,7 +240,42 @@ func (c *Chunk) name(off uint32) (string, int, error) {
 	if int(off)+8+2*n > len(b) {
 		return "", 0, bxErr(int(off), "name of %d characters runs past the chunk", n)
 	}
-	s := decodeUTF16(b[off+8 : int(off)+8+2*n])
+	s := c.internUTF16(b[off+8 : int(off)+8+2*n])
 	c.names[off] = s
 	return s, 8 + 2*n + 2, nil
+}
+
+// Bounds of the string intern table of a Chunk.
+const (
+	maxInterned   = 4096 // strings; the table is emptied when full
+	maxInternSize = 256  // UTF-16 bytes; longer strings are not interned
+)
+
+// internUTF16 returns the string of UTF-16LE bytes u, from the intern table
+// when the same bytes were decoded before (in this chunk or an earlier one).
+func (c *Chunk) internUTF16(u []byte) string {
+	if len(u) > maxInternSize {
+		return decodeUTF16(u)
+	}
+	if s, ok := c.intern[string(u)]; ok {
+		return s
+	}
+	if c.intern == nil || len(c.intern) >= maxInterned {
+		c.intern = make(map[string]string, 256)
+	}
+	s := decodeUTF16(u)
+	c.intern[string(u)] = s
+	return s
+}
+
+// newTemplate returns a zeroed template for offset off, reusing the structs
+// of earlier chunks.
+func (c *Chunk) newTemplate(off uint32) *template {
+	if c.tused == len(c.tpool) {
+		c.tpool = append(c.tpool, new(template))
+	}
+	t := c.tpool[c.tused]
+	c.tused++
+	*t = template{off: off}
+	return t
 }

@@ -119,6 +119,7 @@ func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 	}
 	if f.headerOK && int(h.ChunkCount) > f.slots {
 		f.problem(fmt.Sprintf("file header declares %d chunks but the file holds %d: the file is truncated", h.ChunkCount, f.slots))
+		f.problems[len(f.problems)-1].Skipped = true // the missing chunks' records are lost
 	}
 	return f, nil
 }
@@ -178,7 +179,8 @@ func (f *File) ReadChunk(i int, c *Chunk) (bool, error) {
 		return false, err
 	}
 	if n < chunkSize {
-		c.problems = append(c.problems, c.errorf(n, 0, false, "chunk truncated: only %d of %d bytes present", n, chunkSize))
+		// Records are lost when the cut falls before the end of the records.
+		c.problems = append(c.problems, c.errorf(n, 0, c.end > n, "chunk truncated: only %d of %d bytes present", n, chunkSize))
 		if c.end > n {
 			c.end = n
 		}

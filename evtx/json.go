@@ -113,9 +113,145 @@ func (r *Record) appendJSONElement(dst []byte, n int32, skipName bool) []byte {
 	return append(dst, '}')
 }
 
+// jsonKid is one child element during appendJSONChildren: its key (a range
+// of Record.jkey, escaped as written) and the chain of later siblings that
+// share that key.
+type jsonKid struct {
+	node   int32
+	k0, k1 int32 // key bytes in Record.jkey
+	hash   uint32 // of the key, computed only for the hash table (else 0)
+	next   int32 // next kid (relative index) with the same key, or -1
+	tail   int32 // last kid of this key's chain (first kid of a key only)
+	dup    bool  // an earlier kid has the same key
+	data   bool  // a <Data Name="..."> element, keyed by its Name
+}
+
 // appendJSONChildren writes the child elements of n as object members,
 // grouping repeated keys into arrays in first-occurrence order.
+//
+// Each child's key is rendered once into a scratch buffer of the record and
+// the children are grouped by key with a hash (the scratch is a stack, as
+// children of children are written from inside this call).
 func (r *Record) appendJSONChildren(dst []byte, n int32, comma bool) []byte {
+	base, kbase := len(r.jkids), len(r.jkey)
+	for c := r.nodes[n].first; c >= 0; c = r.nodes[c].next {
+		nd := &r.nodes[c]
+		if nd.kind != nodeElement {
+			continue
+		}
+		k0 := len(r.jkey)
+		data := r.dataName(c) >= 0
+		r.jkey = r.appendKey(r.jkey, c)
+		if !data && len(r.jkey)-k0 != len(nd.name) {
+			// An element name that needs escaping: its written key differs
+			// from the name it is compared by; keep the general algorithm.
+			r.jkids, r.jkey = r.jkids[:base], r.jkey[:kbase]
+			return r.appendJSONChildrenSlow(dst, n, comma)
+		}
+		r.jkids = append(r.jkids, jsonKid{node: c, k0: int32(k0), k1: int32(len(r.jkey)), next: -1, data: data})
+	}
+	r.groupKids(base)
+	m := len(r.jkids) - base
+	for i := 0; i < m; i++ {
+		k := r.jkids[base+i] // a copy: nested calls may grow r.jkids
+		if k.dup {
+			continue
+		}
+		if comma {
+			dst = append(dst, ',')
+		}
+		comma = true
+		dst = append(dst, '"')
+		dst = append(dst, r.jkey[k.k0:k.k1]...)
+		dst = append(dst, '"', ':')
+		if k.next < 0 {
+			dst = r.appendJSONElement(dst, k.node, k.data)
+			continue
+		}
+		dst = append(dst, '[')
+		dst = r.appendJSONElement(dst, k.node, k.data)
+		for j := k.next; j >= 0; {
+			s := r.jkids[base+int(j)]
+			dst = append(dst, ',')
+			dst = r.appendJSONElement(dst, s.node, s.data)
+			j = s.next
+		}
+		dst = append(dst, ']')
+	}
+	r.jkids, r.jkey = r.jkids[:base], r.jkey[:kbase]
+	return dst
+}
+
+// groupKids links the kids r.jkids[base:] with equal keys into chains and
+// marks every kid but the first of each key as a duplicate.
+func (r *Record) groupKids(base int) {
+	kids := r.jkids[base:]
+	m := len(kids)
+	if m <= 16 {
+		for i := range kids {
+			kids[i].tail = int32(i)
+			for h := 0; h < i; h++ {
+				if !kids[h].dup && r.sameKid(&kids[h], &kids[i]) {
+					r.linkKid(kids, h, i)
+					break
+				}
+			}
+		}
+		return
+	}
+	size := 32
+	for size < 2*m {
+		size <<= 1
+	}
+	if cap(r.jtab) < size {
+		r.jtab = make([]int32, size)
+	}
+	tab := r.jtab[:size]
+	for i := range tab {
+		tab[i] = -1
+	}
+	mask := uint32(size - 1)
+	for i := range kids {
+		kids[i].tail = int32(i)
+		kids[i].hash = keyHash(r.jkey[kids[i].k0:kids[i].k1])
+		for slot := kids[i].hash & mask; ; slot = (slot + 1) & mask {
+			h := tab[slot]
+			if h < 0 {
+				tab[slot] = int32(i)
+				break
+			}
+			if r.sameKid(&kids[h], &kids[i]) {
+				r.linkKid(kids, int(h), i)
+				break
+			}
+		}
+	}
+}
+
+func (r *Record) sameKid(a, b *jsonKid) bool {
+	return a.hash == b.hash && string(r.jkey[a.k0:a.k1]) == string(r.jkey[b.k0:b.k1])
+}
+
+// linkKid appends kid i to the chain of kid h, the first of its key.
+func (r *Record) linkKid(kids []jsonKid, h, i int) {
+	kids[i].dup = true
+	kids[kids[h].tail].next = int32(i)
+	kids[h].tail = int32(i)
+}
+
+// keyHash is FNV-1a over the key bytes.
+func keyHash(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
+}
+
+// appendJSONChildrenSlow is the general form of appendJSONChildren, for
+// children whose element names need escaping (hostile input only).
+func (r *Record) appendJSONChildrenSlow(dst []byte, n int32, comma bool) []byte {
 	var keyBuf [512]byte
 	for c := r.nodes[n].first; c >= 0; c = r.nodes[c].next {
 		if r.nodes[c].kind != nodeElement {
@@ -215,7 +351,8 @@ func (r *Record) appendJSONValue(dst []byte, p0, p1 int32) []byte {
 
 func appendJSONPiece(dst []byte, p piece) []byte {
 	switch {
-	case isNumeric(p.typ), p.typ == TypeBool:
+	// A value shorter than its type renders as hex digits: quoted below.
+	case (isNumeric(p.typ) || p.typ == TypeBool) && len(p.data) >= fixedSize(p.typ):
 		return appendScalar(dst, p.typ, p.data, optsJSON)
 	case p.typ&TypeArray != 0 && p.typ != TypeArray:
 		et := p.typ &^ TypeArray

@@ -37,6 +37,11 @@ type Record struct {
 	attrs  []attr
 	pieces []piece
 	roots  []int32
+
+	// JSON rendering scratch, reused from record to record.
+	jkids []jsonKid
+	jkey  []byte
+	jtab  []int32
 }
 
 func (r *Record) reset() {

@@ -3,6 +3,7 @@ package evtx
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -149,15 +150,27 @@ func needsEscape(c byte, esc int) bool {
 	return false
 }
 
+// escTables[esc][c] is needsEscape(c, esc) for ASCII c, false otherwise: one
+// load per byte instead of a switch in the transcoding loops.
+var escTables = func() (t [4][256]bool) {
+	for esc := range t {
+		for c := 0; c < utf8.RuneSelf; c++ {
+			t[esc][c] = needsEscape(byte(c), esc)
+		}
+	}
+	return t
+}()
+
 // appendEscapedString writes a UTF-8 string with the given escaping.
 func appendEscapedString(dst []byte, s string, esc int) []byte {
 	if esc == escNone {
 		return append(dst, s...)
 	}
+	tbl := &escTables[esc&3]
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c < utf8.RuneSelf && needsEscape(c, esc) {
+		if tbl[c] {
 			dst = append(dst, s[start:i]...)
 			dst = appendEscapedByte(dst, c, esc)
 			start = i + 1
@@ -174,11 +187,13 @@ func appendUTF16(dst []byte, b []byte, esc int) []byte {
 	for n >= 2 && b[n-2] == 0 && b[n-1] == 0 {
 		n -= 2
 	}
+	tbl := &escTables[esc&3]
+	dst = slices.Grow(dst, n/2)
 	for i := 0; i < n; i += 2 {
 		u := uint16(b[i]) | uint16(b[i+1])<<8
 		if u < utf8.RuneSelf {
 			c := byte(u)
-			if esc != escNone && needsEscape(c, esc) {
+			if tbl[c] {
 				dst = appendEscapedByte(dst, c, esc)
 			} else {
 				dst = append(dst, c)
