@@ -162,6 +162,15 @@ func (f *File) ReadChunk(i int, c *Chunk) (bool, error) {
 	c.Index = i
 	c.Offset = fileHeaderSize + int64(i)*chunkSize
 	c.file = f.Name
+	if f.headerOK && i >= int(f.Header.ChunkCount) {
+		// A slot past the declared chunks is only used when it holds a
+		// chunk signature: probe that first rather than read 64 KiB of
+		// what is, in most files, empty space.
+		var probe [8]byte
+		if _, err := f.r.ReadAt(probe[:], c.Offset); (err == nil || err == io.EOF) && !bytes.Equal(probe[:], chunkMagic) {
+			return false, nil // unused slot
+		}
+	}
 	n, err := f.r.ReadAt(c.buf, c.Offset)
 	if n < chunkSize {
 		if err != nil && err != io.EOF {
@@ -296,7 +305,7 @@ func Scan[T any](ctx context.Context, paths []string, workers int, work func(u *
 			}
 		}
 	}()
-	done := make(chan struct{})
+	done := make(chan struct{}, workers) // buffered: a panicking worker must not block in its deferred send
 	for w := 0; w < workers; w++ {
 		go func() {
 			defer func() { done <- struct{}{} }()

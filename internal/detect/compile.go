@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -114,10 +115,88 @@ func (c *compiler) compileRule() (cnode, error) {
 		}
 		alts = append(alts, n)
 	}
+	var root cnode = &orNode{alts}
 	if len(alts) == 1 {
-		return alts[0], nil
+		root = alts[0]
 	}
-	return &orNode{alts}, nil
+	orderByCost(root)
+	walkFields(root, attachNeedles)
+	return root, nil
+}
+
+// cost estimates how expensive a node is to evaluate, so that and/or
+// children can be tried cheapest first (the result does not depend on the
+// order: evaluation has no side effects).
+func cost(n cnode) int {
+	switch n := n.(type) {
+	case *andNode:
+		c := 0
+		for _, k := range n.kids {
+			c += cost(k)
+		}
+		return c
+	case *orNode:
+		c := 0
+		for _, k := range n.kids {
+			c += cost(k)
+		}
+		return c
+	case *notNode:
+		return cost(n.x)
+	case *fieldNode:
+		c := 0
+		for i := range n.vals {
+			c += valueCost(&n.vals[i])
+		}
+		if n.field < 0 {
+			c *= 30 // keywords look at every field
+		}
+		return c
+	}
+	return 1
+}
+
+func valueCost(v *valueMatcher) int {
+	switch v.kind {
+	case vkString:
+		switch v.str.op {
+		case opEq, opAny:
+			return 1
+		case opPrefix, opSuffix:
+			return 2
+		case opContains:
+			return 4
+		}
+		return 8
+	case vkRegexp:
+		return 25
+	case vkAnyOf:
+		c := 0
+		for i := range v.alts {
+			c += valueCost(&v.alts[i])
+		}
+		return c
+	}
+	return 3
+}
+
+func orderByCost(n cnode) {
+	var kids []cnode
+	switch x := n.(type) {
+	case *andNode:
+		kids = x.kids
+	case *orNode:
+		kids = x.kids
+	case *notNode:
+		orderByCost(x.x)
+		return
+	default:
+		return
+	}
+	for _, k := range kids {
+		orderByCost(k)
+	}
+	sort.SliceStable(kids, func(i, j int) bool { return cost(kids[i]) < cost(kids[j]) })
 }
 
 func (c *compiler) expr(x sigma.Expr) (cnode, error) {

@@ -25,8 +25,14 @@ func compileOne(t *testing.T, yml string, opts Options) (*Engine, *Program) {
 // evalDirect evaluates p on ev without logsource routing.
 func evalDirect(e *Engine, p *Program, ev *event.Event) bool {
 	m := e.NewMatcher()
-	m.load(ev, &classInfo{aliases: map[string]int32{}, nameSlots: map[string][2]int32{}})
+	ci := &classInfo{programs: []*Program{p}, aliases: map[string]int32{}, nameSlots: map[string][2]int32{}}
+	ci.indexSlots()
+	m.load(ev, ci)
+	m.hashGrams(ev, ci)
 	defer m.unload()
+	if p.pf != nil && !p.pf.pass(&m.grams) {
+		return false
+	}
 	return p.cond.eval(m)
 }
 

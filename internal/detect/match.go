@@ -78,6 +78,10 @@ func (n *fieldNode) eval(m *Matcher) bool {
 
 // one evaluates one value against every occurrence of the field.
 func (n *fieldNode) one(m *Matcher, v *valueMatcher) bool {
+	if v.nd.n > 0 && !v.nd.present(&m.grams) {
+		// The value's literal occurs in no value of the field: no match.
+		return n.neg
+	}
 	hit := false
 	if n.field < 0 {
 		// Keyword: any field of the event.
@@ -141,6 +145,7 @@ type valueMatcher struct {
 	anchor int   // fieldref: 0 equal, 1 contains, 2 startswith, 3 endswith
 	cased  bool
 	alts   []valueMatcher
+	nd     needle // for vkString: a literal every match contains (nd.n == 0: none)
 }
 
 func (v *valueMatcher) match(m *Matcher, i int32) bool {
@@ -312,14 +317,7 @@ func (m *Matcher) Match(ev *event.Event, fn func(p *Program)) {
 		return
 	}
 	m.load(ev, ci)
-	if len(ci.prefSlots) > 0 {
-		clear(m.grams[:])
-		for _, s := range ci.prefSlots {
-			for o := m.head[s]; o >= 0; o = m.occ[o].next {
-				m.grams.add(s, m.lower(m.occ[o].field))
-			}
-		}
-	}
+	m.hashGrams(ev, ci)
 	for _, p := range ci.programs {
 		if p.pf != nil && !p.pf.pass(&m.grams) {
 			continue
@@ -329,6 +327,25 @@ func (m *Matcher) Match(ev *event.Event, fn func(p *Program)) {
 		}
 	}
 	m.unload()
+}
+
+// hashGrams fills the quadgram set with the folded values of the slots the
+// class's prefilters and needles use.
+func (m *Matcher) hashGrams(ev *event.Event, ci *classInfo) {
+	if len(ci.prefSlots) > 0 {
+		clear(m.grams[:])
+		for _, s := range ci.prefSlots {
+			if s == keywordSlot {
+				for i := 0; i < ev.Len(); i++ {
+					m.grams.add(s, m.lower(int32(i)))
+				}
+				continue
+			}
+			for o := m.head[s]; o >= 0; o = m.occ[o].next {
+				m.grams.add(s, m.lower(m.occ[o].field))
+			}
+		}
+	}
 }
 
 // Candidates returns how many programs apply to ev's class (for statistics).
@@ -347,18 +364,7 @@ func (m *Matcher) class(ev *event.Event) *classInfo {
 			ci.programs = append(ci.programs, p)
 		}
 	}
-	seen := map[int32]bool{}
-	for _, p := range ci.programs {
-		if p.pf == nil {
-			continue
-		}
-		for _, nd := range p.pf.needles {
-			if !seen[nd.slot] {
-				seen[nd.slot] = true
-				ci.prefSlots = append(ci.prefSlots, nd.slot)
-			}
-		}
-	}
+	ci.indexSlots()
 	for _, a := range cls.Aliases {
 		if id, ok := m.e.fieldIDs[strings.ToLower(a.Sigma)]; ok {
 			ci.aliases[strings.ToLower(a.Event)] = id
@@ -366,6 +372,35 @@ func (m *Matcher) class(ev *event.Event) *classInfo {
 	}
 	m.classes[string(m.key)] = ci
 	return ci
+}
+
+// indexSlots computes the slots whose quadgrams the programs' prefilters
+// and value needles look up.
+func (ci *classInfo) indexSlots() {
+	seen := map[int32]bool{}
+	add := func(slot int32) {
+		if !seen[slot] {
+			seen[slot] = true
+			ci.prefSlots = append(ci.prefSlots, slot)
+		}
+	}
+	for _, p := range ci.programs {
+		if p.pf != nil {
+			for _, c := range p.pf.clauses {
+				for _, nd := range c {
+					add(nd.slot)
+				}
+			}
+		}
+		walkFields(p.cond, func(f *fieldNode) {
+			for i := range f.vals {
+				if f.vals[i].nd.n > 0 {
+					add(f.field)
+					return
+				}
+			}
+		})
+	}
 }
 
 // load indexes the event's fields by slot.

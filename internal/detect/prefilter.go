@@ -24,10 +24,11 @@ type needle struct {
 	n     int                 // grams used
 }
 
-// prefilter is a program's necessary condition: at least one needle present.
-// A nil prefilter means the program must always be evaluated.
+// prefilter is a program's necessary condition in conjunctive form: every
+// clause must have at least one needle present. A nil prefilter means the
+// program must always be evaluated.
 type prefilter struct {
-	needles []needle
+	clauses [][]needle
 }
 
 func gramHash(slot int32, g uint32) uint32 {
@@ -63,65 +64,66 @@ type lit struct {
 	text string
 }
 
-// needles computes a necessary literal set for a condition node: ok is false
-// when the node can match without any literal (then it cannot be
-// prefiltered).
-func needles(n cnode) (set []lit, ok bool) {
+// clause is a disjunction of literals: one must occur.
+type clause []lit
+
+// needles computes necessary conditions for a node as clauses that must all
+// hold (each a disjunction of literals). ok is false when the node can
+// match without any literal (then it cannot be prefiltered).
+func needles(n cnode) (cnf []clause, ok bool) {
 	switch n := n.(type) {
 	case constNode:
-		return nil, !bool(n)
+		if bool(n) {
+			return nil, false
+		}
+		return []clause{{}}, true // never matches: an empty clause never passes
 	case *notNode, *existsNode:
 		return nil, false
 	case *andNode:
-		// Any child's set is necessary; take the smallest, longest one.
-		best, found := []lit(nil), false
 		for _, k := range n.kids {
-			s, ok := needles(k)
-			if !ok {
-				continue
-			}
-			if !found || better(s, best) {
-				best, found = s, true
+			if c, ok := needles(k); ok {
+				cnf = append(cnf, c...)
 			}
 		}
-		return best, found
+		return cnf, len(cnf) > 0
 	case *orNode:
-		var all []lit
+		// Each alternative implies its best clause, so the disjunction
+		// implies the union of those clauses.
+		var union clause
 		for _, k := range n.kids {
-			s, ok := needles(k)
+			c, ok := needles(k)
 			if !ok {
 				return nil, false
 			}
-			all = append(all, s...)
+			union = append(union, bestClause(c)...)
 		}
-		return all, true
+		return []clause{union}, true
 	case *fieldNode:
-		if n.field < 0 || n.neg {
+		if n.neg {
 			return nil, false
 		}
-		var out []lit
+		var any clause
 		for i := range n.vals {
-			v := &n.vals[i]
-			l, ok := valueLiteral(v)
-			if !ok {
-				if n.all {
-					continue // another value of an "all" list may do
-				}
-				return nil, false
-			}
+			l, ok := valueLiteral(&n.vals[i])
 			if n.all {
-				// One value is enough: every value must match.
-				if len(out) == 0 || len(l) > len(out[0].text) {
-					out = []lit{{n.field, l}}
+				// Every value must match: each literal is a clause of its own.
+				if ok {
+					cnf = append(cnf, clause{{n.field, l}})
 				}
 				continue
 			}
-			out = append(out, lit{n.field, l})
+			if !ok {
+				return nil, false
+			}
+			any = append(any, lit{n.field, l})
 		}
-		if len(out) == 0 {
+		if n.all {
+			return cnf, len(cnf) > 0
+		}
+		if len(any) == 0 {
 			return nil, false
 		}
-		return out, true
+		return []clause{any}, true
 	}
 	return nil, false
 }
@@ -129,46 +131,52 @@ func needles(n cnode) (set []lit, ok bool) {
 // valueLiteral returns a folded literal of at least 4 bytes that every
 // value matched by v contains.
 func valueLiteral(v *valueMatcher) (string, bool) {
-	switch v.kind {
-	case vkString:
-		if v.str.cased {
-			return "", false
-		}
-		l := v.str.literal()
-		return l, len(l) >= 4
-	case vkAnyOf:
-		// Several forms: no single literal (the caller treats it as none).
+	if v.kind != vkString || v.str.cased {
 		return "", false
 	}
-	return "", false
+	l := v.str.literal()
+	return l, len(l) >= 4
 }
 
-func better(a, b []lit) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
+// bestClause picks the most selective clause: fewest literals, then longest
+// shortest literal.
+func bestClause(cnf []clause) clause {
+	best := cnf[0]
+	for _, c := range cnf[1:] {
+		if len(c) < len(best) || (len(c) == len(best) && minLen(c) > minLen(best)) {
+			best = c
+		}
 	}
-	return minLen(a) > minLen(b)
+	return best
 }
 
-func minLen(s []lit) int {
+func minLen(c clause) int {
 	m := 1 << 30
-	for _, l := range s {
+	for _, l := range c {
 		m = min(m, len(l.text))
 	}
 	return m
 }
 
 func buildPrefilter(cond cnode) *prefilter {
-	set, ok := needles(cond)
+	cnf, ok := needles(cond)
 	if !ok {
 		return nil
 	}
 	pf := &prefilter{}
-	for _, l := range set {
-		pf.needles = append(pf.needles, makeNeedle(l.slot, l.text))
+	for _, c := range cnf {
+		var nds []needle
+		for _, l := range c {
+			nds = append(nds, makeNeedle(l.slot, l.text))
+		}
+		pf.clauses = append(pf.clauses, nds)
 	}
 	return pf
 }
+
+// keywordSlot is the slot under which the quadgrams of every field of an
+// event are hashed for keyword (field-less) needles.
+const keywordSlot = -1
 
 // gramSet is the bitset of hashed quadgrams of one event.
 type gramSet [1 << (gramBits - 6)]uint64
@@ -182,20 +190,71 @@ func (g *gramSet) add(slot int32, s string) {
 
 func (g *gramSet) has(h uint32) bool { return g[h>>6]&(1<<(h&63)) != 0 }
 
-// pass reports whether the event may match: some needle has all its grams.
+// pass reports whether the event may match: every clause has a needle
+// whose grams are all present.
 func (pf *prefilter) pass(g *gramSet) bool {
-	for i := range pf.needles {
-		nd := &pf.needles[i]
-		ok := true
-		for _, h := range nd.grams[:nd.n] {
-			if !g.has(h) {
-				ok = false
-				break
-			}
+	for _, c := range pf.clauses {
+		if !clausePasses(c, g) {
+			return false
 		}
-		if ok {
+	}
+	return true
+}
+
+func clausePasses(c []needle, g *gramSet) bool {
+	for i := range c {
+		if c[i].present(g) {
 			return true
 		}
 	}
 	return false
+}
+
+// present reports whether all of the needle's grams are in the set.
+func (nd *needle) present(g *gramSet) bool {
+	for _, h := range nd.grams[:nd.n] {
+		if !g.has(h) {
+			return false
+		}
+	}
+	return true
+}
+
+// walkFields calls fn for every field node of a condition tree.
+func walkFields(n cnode, fn func(*fieldNode)) {
+	switch x := n.(type) {
+	case *andNode:
+		for _, k := range x.kids {
+			walkFields(k, fn)
+		}
+	case *orNode:
+		for _, k := range x.kids {
+			walkFields(k, fn)
+		}
+	case *notNode:
+		walkFields(x.x, fn)
+	case *fieldNode:
+		fn(x)
+	}
+}
+
+// attachNeedles gives each plain string value of a field node the needle
+// of its literal, so evaluation can skip values whose literal is absent.
+func attachNeedles(f *fieldNode) {
+	var set func(v *valueMatcher)
+	set = func(v *valueMatcher) {
+		switch v.kind {
+		case vkString:
+			if l, ok := valueLiteral(v); ok {
+				v.nd = makeNeedle(f.field, l)
+			}
+		case vkAnyOf:
+			for i := range v.alts {
+				set(&v.alts[i])
+			}
+		}
+	}
+	for i := range f.vals {
+		set(&f.vals[i])
+	}
 }

@@ -180,7 +180,7 @@ func Scan[T any](ctx context.Context, paths []string, workers int, work func(u *
 			}
 		}
 	}()
-	done := make(chan struct{})
+	done := make(chan struct{}, workers) // buffered: a panicking worker must not block in its deferred send
 	for range workers {
 		go func() {
 			defer func() { done <- struct{}{} }()
