@@ -72,8 +72,12 @@ func runRulesCheck(_ context.Context, e *env, args []string) int {
 	for _, r := range uncompiled {
 		refusals = append(refusals, refusalJSON{Path: r.Path, Rule: r.Rule.ID, Reason: r.Err.Error()})
 	}
+	var warnings []refusalJSON
 	unmapped := map[string]int{}
 	for _, p := range engine.Programs() {
+		for _, w := range p.Warnings {
+			warnings = append(warnings, refusalJSON{Path: p.Path, Rule: p.Rule.ID, Reason: w})
+		}
 		if !table.Known(p.Rule.Logsource) {
 			ls := p.Rule.Logsource
 			unmapped[fmt.Sprintf("category=%s product=%s service=%s", ls.Category, ls.Product, ls.Service)]++
@@ -101,7 +105,10 @@ func runRulesCheck(_ context.Context, e *env, args []string) int {
 				fmt.Fprintf(e.stdout, "refused: %s\n", r.Reason)
 			}
 		}
-		fmt.Fprintf(e.stdout, "%d rules loaded, %d refused\n", loaded, refusedRules)
+		for _, w := range warnings {
+			fmt.Fprintf(e.stdout, "warning: %s: rule %s: %s\n", w.Path, w.Rule, w.Reason)
+		}
+		fmt.Fprintf(e.stdout, "%d rules loaded, %d refused, %d warnings\n", loaded, refusedRules, len(warnings))
 		if len(unmapped) > 0 {
 			fmt.Fprintf(e.stdout, "%d loaded rules name a logsource vigil cannot route yet (they load, but see no events):\n", sum(unmapped))
 			for _, kv := range top(unmapped, 0) {

@@ -27,6 +27,10 @@ type Program struct {
 
 	cond cnode
 	pf   *prefilter // nil: always evaluate
+
+	// Warnings say where the program may not behave as the rule's author
+	// meant (an unset placeholder matches nothing).
+	Warnings []string
 }
 
 // Refusal is a rule that could not be compiled, and why.
@@ -73,7 +77,7 @@ func Compile(files []*sigma.File, table *normalize.Table, opts Options) (*Engine
 				refused = append(refused, Refusal{Path: f.Path, Rule: r, Err: err})
 				continue
 			}
-			e.programs = append(e.programs, &Program{Rule: r, Path: f.Path, Index: len(e.programs), cond: cond, pf: buildPrefilter(cond)})
+			e.programs = append(e.programs, &Program{Rule: r, Path: f.Path, Index: len(e.programs), cond: cond, pf: buildPrefilter(cond), Warnings: c.warnings})
 		}
 	}
 	return e, refused
@@ -96,6 +100,16 @@ type compiler struct {
 	rule *sigma.Rule
 	// searches compiled so far, by name
 	searches map[string]cnode
+	warnings []string
+}
+
+func (c *compiler) warn(msg string) {
+	for _, w := range c.warnings {
+		if w == msg {
+			return
+		}
+	}
+	c.warnings = append(c.warnings, msg)
 }
 
 func (c *compiler) compileRule() (cnode, error) {
@@ -531,6 +545,10 @@ func (c *compiler) values(fm *sigma.FieldMatcher, v sigma.Value, anchor int, cas
 			cased = true
 		}
 	}
+	if len(pats) == 0 {
+		// Every form of the value was dropped (an unset placeholder).
+		return []valueMatcher{{kind: vkNever}}, nil
+	}
 	out := make([]valueMatcher, 0, len(pats))
 	for _, p := range pats {
 		out = append(out, valueMatcher{kind: vkString, str: compilePattern(p, anchor, cased)})
@@ -552,7 +570,11 @@ func (c *compiler) expand(pats []sigma.Pattern) ([]sigma.Pattern, error) {
 			}
 			vals, ok := c.opts.Placeholders[pc.Text]
 			if !ok || len(vals) == 0 {
-				return nil, fmt.Errorf("placeholder %%%s%% has no value; give it one in a placeholders file (vigil hunt --placeholders FILE)", pc.Text)
+				// Without a value the placeholder matches nothing: the rule
+				// still loads, and says so.
+				c.warn(fmt.Sprintf("placeholder %%%s%% has no value, so it matches nothing; give it values in a placeholders file (vigil hunt --placeholders FILE)", pc.Text))
+				variants = nil
+				break
 			}
 			var next []sigma.Pattern
 			for _, v := range variants {

@@ -111,6 +111,7 @@ const (
 	vkRegexp
 	vkFieldref
 	vkAnyOf
+	vkNever // a value that can match nothing (an unset placeholder)
 )
 
 type cmpOp uint8

@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+const sharedCorpus = "../../../shared/corpus"
+
+func needCorpus(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(sharedCorpus); err != nil {
+		t.Skipf("shared corpus not found at %s: %v", sharedCorpus, err)
+	}
+}
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), append([]string{"vigil"}, args...), strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestHuntAllWindowsRulesDeterministic runs every SigmaHQ Windows rule over
+// all EVTX and JSON logs of the corpus and requires identical detections
+// whatever the number of workers and GOMAXPROCS.
+func TestHuntAllWindowsRulesDeterministic(t *testing.T) {
+	needCorpus(t)
+	if testing.Short() {
+		t.Skip("whole-corpus hunt skipped under -short")
+	}
+	rules := filepath.Join(sharedCorpus, "sigma/rules/windows")
+	inputs := []string{filepath.Join(sharedCorpus, "evtx"), filepath.Join(sharedCorpus, "logs")}
+	var first [32]byte
+	var firstErr string
+	for i, cfg := range []struct{ procs, workers int }{{2, 0}, {1, 1}, {2, 4}} {
+		prev := runtime.GOMAXPROCS(cfg.procs)
+		args := append([]string{"hunt", "--format", "jsonl", "--workers", itoa(cfg.workers), "--rules", rules}, inputs...)
+		code, out, errOut := runCLI(t, args...)
+		runtime.GOMAXPROCS(prev)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		sum := sha256.Sum256([]byte(out))
+		lines := strings.Count(out, "\n")
+		if i == 0 {
+			first, firstErr = sum, strings.SplitN(errOut, "\n", 2)[0]
+			t.Logf("%d detections; %s", lines, firstErr)
+			if lines < 1000 {
+				t.Errorf("only %d detections over the whole corpus", lines)
+			}
+			// Every line is a detection with the contract's keys.
+			for _, l := range strings.SplitN(out, "\n", 50)[:49] {
+				var d map[string]any
+				if err := json.Unmarshal([]byte(l), &d); err != nil {
+					t.Fatalf("invalid jsonl line: %v: %s", err, l)
+				}
+				for _, k := range []string{"time", "rule_id", "rule_title", "level", "tags", "author", "computer", "channel", "event_id", "record_id", "source", "fields"} {
+					if _, ok := d[k]; !ok {
+						t.Errorf("detection lacks %q: %s", k, l)
+					}
+				}
+			}
+			continue
+		}
+		if sum != first {
+			t.Errorf("GOMAXPROCS=%d workers=%d: detections differ from the first run", cfg.procs, cfg.workers)
+		}
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
+
+// TestRulesTestRegression runs SigmaHQ's regression cases with vigil rules
+// test: every case whose sample is present must pass, from the .evtx and
+// from the .json rendering beside it.
+func TestRulesTestRegression(t *testing.T) {
+	needCorpus(t)
+	var paths []string
+	for _, d := range []string{"rules", "rules-emerging-threats", "rules-threat-hunting"} {
+		paths = append(paths, filepath.Join(sharedCorpus, "sigma", d))
+	}
+	code, out, errOut := runCLI(t, append([]string{"rules", "test", "--json"}, paths...)...)
+	pass, jsonSamples, evtxSamples := 0, 0, 0
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r regressionResult
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		switch r.Status {
+		case "fail":
+			t.Errorf("regression failure: %s", l)
+		case "pass":
+			pass++
+		}
+		for _, s := range r.Samples {
+			if strings.HasSuffix(s.Path, ".json") {
+				jsonSamples++
+			} else {
+				evtxSamples++
+			}
+		}
+	}
+	t.Logf("%s", strings.TrimSpace(errOut))
+	if code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	if pass < 150 || jsonSamples < 150 || evtxSamples < 150 {
+		t.Errorf("only %d cases passed (%d evtx and %d json samples run)", pass, evtxSamples, jsonSamples)
+	}
+}
+
+// TestRulesCheckCorpus loads every SigmaHQ rule folder: nothing the
+// specification defines may be refused.
+func TestRulesCheckCorpus(t *testing.T) {
+	needCorpus(t)
+	var paths []string
+	for _, d := range []string{"rules", "rules-emerging-threats", "rules-threat-hunting", "rules-compliance", "deprecated"} {
+		paths = append(paths, filepath.Join(sharedCorpus, "sigma", d))
+	}
+	code, out, _ := runCLI(t, append([]string{"rules", "check", "--json"}, paths...)...)
+	var res struct {
+		Loaded   int           `json:"loaded"`
+		Refused  int           `json:"refused"`
+		Refusals []refusalJSON `json:"refusals"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Logf("loaded %d, refused %d", res.Loaded, res.Refused)
+	for _, r := range res.Refusals {
+		// The only construct refused is Sigma v1's aggregation, which v2
+		// replaced with correlation rules.
+		if !strings.Contains(r.Reason, "Sigma v1 aggregation") {
+			t.Errorf("refused for a reason the specification does not excuse: %+v", r)
+		}
+	}
+	if res.Loaded < 3900 {
+		t.Errorf("only %d rules loaded", res.Loaded)
+	}
+	if code != 0 && res.Refused == 0 {
+		t.Errorf("exit %d without refusals", code)
+	}
+}
