@@ -152,3 +152,57 @@ func TestRulesCheckCorpus(t *testing.T) {
 		t.Errorf("exit %d without refusals", code)
 	}
 }
+
+// TestPlaceholderRulesWithValues loads SigmaHQ's rules-placeholder with a
+// placeholders file naming every placeholder they use: all load, and none
+// is left without a value.
+func TestPlaceholderRulesWithValues(t *testing.T) {
+	needCorpus(t)
+	dir := filepath.Join(sharedCorpus, "sigma/rules-placeholder")
+	names := map[string]bool{}
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || !strings.HasSuffix(p, ".yml") {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.Contains(line, "|expand") && !strings.Contains(line, "- '%") {
+				continue
+			}
+			for _, part := range strings.Split(line, "%")[1:] {
+				if part != "" && !strings.ContainsAny(part, " '\"") {
+					names[part] = true
+				}
+			}
+		}
+		return nil
+	})
+	var yml strings.Builder
+	for n := range names {
+		yml.WriteString(n + ": ['example-value']\n")
+	}
+	ph := filepath.Join(t.TempDir(), "placeholders.yml")
+	if err := os.WriteFile(ph, []byte(yml.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ro := ruleOptions{paths: multiFlag{dir}, placeholders: ph, status: "stable,test,experimental,deprecated,unsupported"}
+	lr, err := ro.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range lr.uncompile {
+		t.Errorf("not compiled: %v", r)
+	}
+	for _, r := range lr.refused {
+		t.Errorf("refused: %v", r)
+	}
+	for _, p := range lr.engine.Programs() {
+		for _, w := range p.Warnings {
+			t.Errorf("%s: %s", p.Path, w)
+		}
+	}
+	if n := len(lr.engine.Programs()); n < 20 {
+		t.Errorf("only %d placeholder rules compiled", n)
+	}
+	t.Logf("%d rules with %d placeholders", len(lr.engine.Programs()), len(names))
+}
