@@ -488,9 +488,16 @@ func (d *decoder) subst(v value, depth int) error {
 func (d *decoder) spend() error {
 	d.budget--
 	if d.budget < 0 {
-		return bxErr(0, "record expands to more than %d nodes", maxNodes)
+		return errOverBudget()
 	}
 	return nil
+}
+
+// errOverBudget is out of line so that spend is inlined.
+//
+//go:noinline
+func errOverBudget() error {
+	return bxErr(0, "record expands to more than %d nodes", maxNodes)
 }
 
 func (d *decoder) open(name string) error {

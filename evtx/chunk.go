@@ -48,6 +48,11 @@ type Chunk struct {
 	names     map[uint32]string
 	templates map[uint32]*template
 	problems  []*Error
+	dec       decoder
+	pos       int // next record offset
+	end       int // end of record data
+	done      bool
+
 	// Reused from chunk to chunk: the operations of every template compiled
 	// in the chunk (one array), spare template structs, and the strings of
 	// names and template text by their UTF-16 bytes (kept across chunks,
@@ -56,10 +61,6 @@ type Chunk struct {
 	tpool  []*template
 	tused  int
 	intern map[string]string
-	dec       decoder
-	pos       int // next record offset
-	end       int // end of record data
-	done      bool
 }
 
 // Problems returns the checksum mismatches and structural problems found in

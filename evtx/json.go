@@ -1,5 +1,7 @@
 package evtx
 
+import "math/bits"
+
 // JSON rendering in the layout the Rust evtx_dump tool made common:
 //
 //   - an element with only text becomes its value (a number for integer and
@@ -113,25 +115,26 @@ func (r *Record) appendJSONElement(dst []byte, n int32, skipName bool) []byte {
 	return append(dst, '}')
 }
 
-// jsonKid is one child element during appendJSONChildren: its key (a range
-// of Record.jkey, escaped as written) and the chain of later siblings that
-// share that key.
+// jsonKid is one child element during appendJSONChildren: its key and the
+// chain of later siblings that share that key.
 type jsonKid struct {
-	node   int32
-	k0, k1 int32 // key bytes in Record.jkey
-	hash   uint32 // of the key, computed only for the hash table (else 0)
-	next   int32 // next kid (relative index) with the same key, or -1
-	tail   int32 // last kid of this key's chain (first kid of a key only)
-	dup    bool  // an earlier kid has the same key
-	data   bool  // a <Data Name="..."> element, keyed by its Name
+	key        string // the key, when it is written as is (k1 < 0)
+	k0, k1     int32  // else the key rendered in Record.jkey[k0:k1]
+	node       int32
+	next, tail int32  // next kid (relative index) with the same key or -1; last of the chain (first kid only)
+	fp         uint64 // fingerprint of the key (keyFP)
+	dup        bool   // an earlier kid has the same key
+	data       bool   // a <Data Name="..."> element, keyed by its Name
 }
 
 // appendJSONChildren writes the child elements of n as object members,
 // grouping repeated keys into arrays in first-occurrence order.
 //
-// Each child's key is rendered once into a scratch buffer of the record and
-// the children are grouped by key with a hash (the scratch is a stack, as
-// children of children are written from inside this call).
+// Each child's key is found once (an element name or a Name literal that
+// needs no escaping is used as is; other keys are rendered into a scratch
+// buffer of the record) and the children are grouped by key. The scratch
+// slices are stacks, as children of children are written from inside this
+// call.
 func (r *Record) appendJSONChildren(dst []byte, n int32, comma bool) []byte {
 	base, kbase := len(r.jkids), len(r.jkey)
 	for c := r.nodes[n].first; c >= 0; c = r.nodes[c].next {
@@ -139,42 +142,63 @@ func (r *Record) appendJSONChildren(dst []byte, n int32, comma bool) []byte {
 		if nd.kind != nodeElement {
 			continue
 		}
-		k0 := len(r.jkey)
-		data := r.dataName(c) >= 0
-		r.jkey = r.appendKey(r.jkey, c)
-		if !data && len(r.jkey)-k0 != len(nd.name) {
+		kid := jsonKid{node: c, k1: -1, next: -1}
+		if a := r.dataName(c); a >= 0 {
+			kid.data = true
+			at := &r.attrs[a]
+			if p := &r.pieces[at.p0]; at.p1 == at.p0+1 && p.typ == typeLiteral && !needsJSONEscape(p.str) {
+				kid.key = p.str
+			} else {
+				kid.k0 = int32(len(r.jkey))
+				r.jkey = r.appendPieces(r.jkey, at.p0, at.p1, optsJSON)
+				kid.k1 = int32(len(r.jkey))
+			}
+		} else if !needsJSONEscape(nd.name) {
+			kid.key = nd.name
+		} else {
 			// An element name that needs escaping: its written key differs
 			// from the name it is compared by; keep the general algorithm.
 			r.jkids, r.jkey = r.jkids[:base], r.jkey[:kbase]
 			return r.appendJSONChildrenSlow(dst, n, comma)
 		}
-		r.jkids = append(r.jkids, jsonKid{node: c, k0: int32(k0), k1: int32(len(r.jkey)), next: -1, data: data})
+		if kid.k1 < 0 {
+			kid.fp = keyFP(kid.key)
+		} else {
+			kid.fp = keyFP(r.jkey[kid.k0:kid.k1])
+		}
+		r.jkids = append(r.jkids, kid)
 	}
 	r.groupKids(base)
 	m := len(r.jkids) - base
 	for i := 0; i < m; i++ {
-		k := r.jkids[base+i] // a copy: nested calls may grow r.jkids
+		k := &r.jkids[base+i]
 		if k.dup {
 			continue
 		}
+		// Nested calls may grow (move) r.jkids: keep what is needed.
+		node, data, next := k.node, k.data, k.next
 		if comma {
 			dst = append(dst, ',')
 		}
 		comma = true
 		dst = append(dst, '"')
-		dst = append(dst, r.jkey[k.k0:k.k1]...)
+		if k.k1 < 0 {
+			dst = append(dst, k.key...)
+		} else {
+			dst = append(dst, r.jkey[k.k0:k.k1]...)
+		}
 		dst = append(dst, '"', ':')
-		if k.next < 0 {
-			dst = r.appendJSONElement(dst, k.node, k.data)
+		if next < 0 {
+			dst = r.appendJSONElement(dst, node, data)
 			continue
 		}
 		dst = append(dst, '[')
-		dst = r.appendJSONElement(dst, k.node, k.data)
-		for j := k.next; j >= 0; {
-			s := r.jkids[base+int(j)]
+		dst = r.appendJSONElement(dst, node, data)
+		for j := next; j >= 0; {
+			s := &r.jkids[base+int(j)]
+			node, data, j = s.node, s.data, s.next
 			dst = append(dst, ',')
-			dst = r.appendJSONElement(dst, s.node, s.data)
-			j = s.next
+			dst = r.appendJSONElement(dst, node, data)
 		}
 		dst = append(dst, ']')
 	}
@@ -182,16 +206,28 @@ func (r *Record) appendJSONChildren(dst []byte, n int32, comma bool) []byte {
 	return dst
 }
 
+// needsJSONEscape reports whether s changes when escaped for JSON.
+func needsJSONEscape(s string) bool {
+	tbl := &escTables[escJSON]
+	for i := 0; i < len(s); i++ {
+		if tbl[s[i]] {
+			return true
+		}
+	}
+	return false
+}
+
 // groupKids links the kids r.jkids[base:] with equal keys into chains and
 // marks every kid but the first of each key as a duplicate.
 func (r *Record) groupKids(base int) {
 	kids := r.jkids[base:]
 	m := len(kids)
-	if m <= 16 {
+	if m <= 32 {
 		for i := range kids {
 			kids[i].tail = int32(i)
+			fp := kids[i].fp
 			for h := 0; h < i; h++ {
-				if !kids[h].dup && r.sameKid(&kids[h], &kids[i]) {
+				if kids[h].fp == fp && !kids[h].dup && r.sameKid(&kids[h], &kids[i]) {
 					r.linkKid(kids, h, i)
 					break
 				}
@@ -199,7 +235,7 @@ func (r *Record) groupKids(base int) {
 		}
 		return
 	}
-	size := 32
+	size := 64
 	for size < 2*m {
 		size <<= 1
 	}
@@ -210,11 +246,10 @@ func (r *Record) groupKids(base int) {
 	for i := range tab {
 		tab[i] = -1
 	}
-	mask := uint32(size - 1)
+	mask := uint64(size - 1)
 	for i := range kids {
 		kids[i].tail = int32(i)
-		kids[i].hash = keyHash(r.jkey[kids[i].k0:kids[i].k1])
-		for slot := kids[i].hash & mask; ; slot = (slot + 1) & mask {
+		for slot := (kids[i].fp * 0x9e3779b97f4a7c15 >> 32) & mask; ; slot = (slot + 1) & mask {
 			h := tab[slot]
 			if h < 0 {
 				tab[slot] = int32(i)
@@ -229,7 +264,18 @@ func (r *Record) groupKids(base int) {
 }
 
 func (r *Record) sameKid(a, b *jsonKid) bool {
-	return a.hash == b.hash && string(r.jkey[a.k0:a.k1]) == string(r.jkey[b.k0:b.k1])
+	if a.fp != b.fp {
+		return false
+	}
+	switch {
+	case a.k1 < 0 && b.k1 < 0:
+		return a.key == b.key
+	case a.k1 < 0:
+		return a.key == string(r.jkey[b.k0:b.k1])
+	case b.k1 < 0:
+		return string(r.jkey[a.k0:a.k1]) == b.key
+	}
+	return string(r.jkey[a.k0:a.k1]) == string(r.jkey[b.k0:b.k1])
 }
 
 // linkKid appends kid i to the chain of kid h, the first of its key.
@@ -239,14 +285,28 @@ func (r *Record) linkKid(kids []jsonKid, h, i int) {
 	kids[h].tail = int32(i)
 }
 
-// keyHash is FNV-1a over the key bytes.
-func keyHash(b []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range b {
-		h ^= uint32(c)
-		h *= 16777619
+// keyFP is a cheap fingerprint of a key: its length and its first and last
+// eight bytes (keys such as SubjectUserName and SubjectUserSid share a
+// prefix). Equal keys have equal fingerprints.
+func keyFP[T string | []byte](b T) uint64 {
+	n := len(b)
+	if n >= 8 {
+		first := load64(b)
+		last := load64(b[n-8:])
+		return first ^ bits.RotateLeft64(last, 29) ^ uint64(n)<<56
 	}
-	return h
+	var v uint64
+	for i := 0; i < n; i++ {
+		v = v<<8 | uint64(b[i])
+	}
+	return v ^ uint64(n)<<56
+}
+
+// load64 reads eight bytes little-endian (len(b) >= 8).
+func load64[T string | []byte](b T) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 // appendJSONChildrenSlow is the general form of appendJSONChildren, for

@@ -190,6 +190,22 @@ func appendUTF16(dst []byte, b []byte, esc int) []byte {
 	tbl := &escTables[esc&3]
 	dst = slices.Grow(dst, n/2)
 	for i := 0; i < n; i += 2 {
+		// Four ASCII characters that need no escaping at a time.
+		for i+8 <= n {
+			v := binary.LittleEndian.Uint64(b[i:])
+			if v&0xff80ff80ff80ff80 != 0 {
+				break
+			}
+			c0, c1, c2, c3 := byte(v), byte(v>>16), byte(v>>32), byte(v>>48)
+			if tbl[c0] || tbl[c1] || tbl[c2] || tbl[c3] {
+				break
+			}
+			dst = append(dst, c0, c1, c2, c3)
+			i += 8
+		}
+		if i >= n {
+			break
+		}
 		u := uint16(b[i]) | uint16(b[i+1])<<8
 		if u < utf8.RuneSelf {
 			c := byte(u)

@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-defense/vigil/internal/event"
 	"github.com/vigil-defense/vigil/sigma"
@@ -216,5 +218,31 @@ func TestGlob(t *testing.T) {
 		if got := m.match("", c.s); got != c.want {
 			t.Errorf("%q ~ %q = %v, want %v", c.pat, c.s, got, c.want)
 		}
+	}
+}
+
+func TestDetectionJSON(t *testing.T) {
+	ts := time.Date(2024, 1, 2, 3, 4, 5, 600000000, time.UTC)
+	d := Detection{Time: ts, RuleID: "r1", RuleTitle: "T \"q\"", Level: "high", Tags: []string{"attack.t1003"}, Author: "a",
+		Computer: "PC", EventID: "4625", RecordID: 7, Source: "x.evtx",
+		Fields: []event.Field{{Name: "Data", Value: "1"}, {Name: "User", Value: "bob"}, {Name: "Data", Value: "2"}},
+		Count:  3, FirstTime: ts, LastTime: ts.Add(time.Minute),
+		Correlation: &CorrelationInfo{Type: "event_count", Group: map[string]string{"TargetUserName": "bob"}, WindowStart: ts, WindowEnd: ts.Add(5 * time.Minute), Value: 3,
+			Events: []EventRef{{Time: ts, Source: "x.evtx", RecordID: 7, RuleID: "base"}}}}
+	var v map[string]any
+	b := d.AppendJSON(nil)
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("invalid JSON %v: %s", err, b)
+	}
+	f := v["fields"].(map[string]any)
+	if data, ok := f["Data"].([]any); !ok || len(data) != 2 || data[1] != "2" {
+		t.Errorf("repeated field not an array: %v", f)
+	}
+	if v["count"] != 3.0 || v["first_time"] != "2024-01-02T03:04:05.6Z" || v["rule_title"] != `T "q"` {
+		t.Errorf("bad keys: %s", b)
+	}
+	c := v["correlation"].(map[string]any)
+	if c["type"] != "event_count" || c["group"].(map[string]any)["TargetUserName"] != "bob" || len(c["events"].([]any)) != 1 {
+		t.Errorf("bad correlation: %s", b)
 	}
 }

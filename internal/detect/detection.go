@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"sort"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -25,6 +26,33 @@ type Detection struct {
 	RecordID  uint64
 	Source    string
 	Fields    []event.Field
+
+	// Set when the detection stands for several de-duplicated matches.
+	Count     int       // number of matches (0 or 1: a single match)
+	FirstTime time.Time // earliest and latest event time of the matches
+	LastTime  time.Time
+
+	// Set on a correlation detection.
+	Correlation *CorrelationInfo
+}
+
+// CorrelationInfo describes what a correlation rule saw: the group-by
+// values, the window and the events that contributed.
+type CorrelationInfo struct {
+	Type        string            // event_count, value_count, temporal, ...
+	Group       map[string]string // group-by field -> value
+	WindowStart time.Time
+	WindowEnd   time.Time
+	Value       float64    // the aggregated value compared with the condition (count, distinct values, sum, …)
+	Events      []EventRef // contributing events, in time order
+}
+
+// EventRef identifies one event that contributed to a correlation.
+type EventRef struct {
+	Time     time.Time
+	Source   string
+	RecordID uint64
+	RuleID   string // the referenced rule that matched it
 }
 
 // NewDetection copies what a detection needs out of the program and the
@@ -149,7 +177,64 @@ func (d *Detection) AppendJSON(dst []byte) []byte {
 		}
 		dst = append(dst, ']')
 	}
-	return append(dst, '}', '}')
+	dst = append(dst, '}')
+	if d.Count > 1 {
+		dst = append(dst, `,"count":`...)
+		dst = strconv.AppendInt(dst, int64(d.Count), 10)
+		dst = appendTimeKV(dst, "first_time", d.FirstTime)
+		dst = appendTimeKV(dst, "last_time", d.LastTime)
+	}
+	if c := d.Correlation; c != nil {
+		dst = append(dst, `,"correlation":{"type":`...)
+		dst = appendJSONString(dst, c.Type)
+		dst = append(dst, `,"group":{`...)
+		keys := make([]string, 0, len(c.Group))
+		for k := range c.Group {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, k)
+			dst = append(dst, ':')
+			dst = appendJSONString(dst, c.Group[k])
+		}
+		dst = append(dst, '}')
+		dst = appendTimeKV(dst, "window_start", c.WindowStart)
+		dst = appendTimeKV(dst, "window_end", c.WindowEnd)
+		dst = append(dst, `,"value":`...)
+		dst = strconv.AppendFloat(dst, c.Value, 'g', -1, 64)
+		dst = append(dst, `,"events":[`...)
+		for i, ev := range c.Events {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"source":`...)
+			dst = appendJSONString(dst, ev.Source)
+			dst = appendTimeKV(dst, "time", ev.Time)
+			dst = append(dst, `,"record_id":`...)
+			dst = strconv.AppendUint(dst, ev.RecordID, 10)
+			dst = appendKV(dst, "rule_id", ev.RuleID)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, ']', '}')
+	}
+	return append(dst, '}')
+}
+
+// appendTimeKV writes ,"k":"RFC 3339 time" (or null for a zero time).
+func appendTimeKV(dst []byte, k string, t time.Time) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, k...)
+	dst = append(dst, '"', ':')
+	if t.IsZero() {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
+	return append(dst, '"')
 }
 
 func appendKV(dst []byte, k, v string) []byte {
