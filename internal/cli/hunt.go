@@ -30,6 +30,7 @@ func runHunt(ctx context.Context, e *env, args []string) int {
 	output := fs.String("output", "", "write detections to `FILE` instead of standard output")
 	fs.StringVar(&ro.minLevel, "min-level", "", "only rules of this `level` or above (informational, low, medium, high, critical)")
 	fs.StringVar(&ro.status, "status", "", "only rules with these statuses, comma-separated (default: all but deprecated and unsupported)")
+	fs.Var(&ro.filters, "filters", "Sigma filter rule file or folder (repeatable): matches the filters name are dropped")
 	fs.StringVar(&ro.exclude, "exclude-rules", "", "`FILE` of rule ids to leave out, one per line")
 	fs.StringVar(&ro.mapping, "mapping", "", "YAML `FILE` extending the logsource and field mapping")
 	fs.StringVar(&ro.placeholders, "placeholders", "", "YAML `FILE` giving values for %name% placeholders (expand modifier)")

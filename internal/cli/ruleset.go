@@ -36,6 +36,7 @@ var levels = []string{"critical", "high", "medium", "low", "informational"}
 // ruleOptions are the flags shared by the commands that load rules.
 type ruleOptions struct {
 	paths        multiFlag
+	filters      multiFlag // Sigma filter rule files or folders
 	minLevel     string
 	status       string
 	exclude      string
@@ -135,6 +136,21 @@ func (o *ruleOptions) load() (*loadedRules, error) {
 	files, refused, err := loadRuleFiles(o.paths)
 	if err != nil {
 		return nil, err
+	}
+	for _, p := range o.filters {
+		set, err := sigma.LoadDir(p)
+		if err != nil {
+			return nil, fmt.Errorf("--filters %s: %w", p, err)
+		}
+		if len(set.Refusals) > 0 {
+			return nil, fmt.Errorf("--filters %s: %w", p, set.Refusals[0])
+		}
+		for _, f := range set.Files {
+			if len(f.Rules) > 0 || len(f.Correlations) > 0 {
+				return nil, fmt.Errorf("--filters %s: holds detection or correlation rules; pass those with --rules", f.Path)
+			}
+			files = append(files, f)
+		}
 	}
 	lr := &loadedRules{files: len(files), refused: refused}
 	// Keep each file's rules that pass the filters.

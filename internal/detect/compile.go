@@ -31,6 +31,8 @@ type Program struct {
 	// Warnings say where the program may not behave as the rule's author
 	// meant (an unset placeholder matches nothing).
 	Warnings []string
+	// Filters lists the titles of the Sigma filter rules applied.
+	Filters []string
 }
 
 // Refusal is a rule that could not be compiled, and why.
@@ -44,6 +46,9 @@ func (r Refusal) Error() string {
 	id := ""
 	if r.Rule != nil {
 		id = r.Rule.ID
+		if id == "" {
+			id = fmt.Sprintf("%q", r.Rule.Title)
+		}
 	}
 	return fmt.Sprintf("%s: rule %s: %v", r.Path, id, r.Err)
 }
@@ -80,7 +85,67 @@ func Compile(files []*sigma.File, table *normalize.Table, opts Options) (*Engine
 			e.programs = append(e.programs, &Program{Rule: r, Path: f.Path, Index: len(e.programs), cond: cond, pf: buildPrefilter(cond), Warnings: c.warnings})
 		}
 	}
+	refused = append(refused, e.applyFilters(files, opts)...)
 	return e, refused
+}
+
+// applyFilters adds each Sigma filter rule of files to the programs it
+// names (by rule id or name): the program then matches only when the
+// filter's condition does not. A filter whose logsource disagrees with a
+// named rule's is not applied to it, and says so.
+func (e *Engine) applyFilters(files []*sigma.File, opts Options) []Refusal {
+	var refused []Refusal
+	byRef := map[string][]*Program{}
+	for _, p := range e.programs {
+		if p.Rule.ID != "" {
+			byRef[strings.ToLower(p.Rule.ID)] = append(byRef[strings.ToLower(p.Rule.ID)], p)
+		}
+		if p.Rule.Name != "" {
+			byRef[p.Rule.Name] = append(byRef[p.Rule.Name], p)
+		}
+	}
+	for _, f := range files {
+		for _, flt := range f.Filters {
+			pseudo := &sigma.Rule{Meta: flt.Meta, Logsource: flt.Logsource, Detection: flt.Detection}
+			c := compiler{e: e, opts: &opts, rule: pseudo}
+			cond, err := c.compileRule()
+			if err != nil {
+				refused = append(refused, Refusal{Path: f.Path, Rule: pseudo, Err: fmt.Errorf("filter: %w", err)})
+				continue
+			}
+			walkFields(cond, attachNeedles)
+			applied, found := 0, 0
+			for _, ref := range flt.Rules {
+				targets := byRef[ref]
+				if len(targets) == 0 {
+					targets = byRef[strings.ToLower(ref)]
+				}
+				for _, p := range targets {
+					found++
+					if !logsourceCovers(flt.Logsource, p.Rule.Logsource) {
+						p.Warnings = append(p.Warnings, fmt.Sprintf("filter %q (%s) not applied: its logsource differs from the rule's", flt.Title, f.Path))
+						continue
+					}
+					p.cond = &andNode{[]cnode{p.cond, &notNode{cond}}}
+					p.Filters = append(p.Filters, flt.Title)
+					applied++
+				}
+			}
+			if applied == 0 && found > 0 {
+				refused = append(refused, Refusal{Path: f.Path, Rule: pseudo, Err: fmt.Errorf("filter %q: its logsource differs from that of every rule it names", flt.Title)})
+			} else if applied == 0 {
+				refused = append(refused, Refusal{Path: f.Path, Rule: pseudo, Err: fmt.Errorf("filter %q names no loaded rule (rules: %s)", flt.Title, strings.Join(flt.Rules, ", "))})
+			}
+		}
+	}
+	return refused
+}
+
+// logsourceCovers reports whether every field set in a filter's logsource
+// equals the rule's.
+func logsourceCovers(f, r sigma.Logsource) bool {
+	eq := func(a, b string) bool { return a == "" || strings.EqualFold(a, b) }
+	return eq(f.Category, r.Category) && eq(f.Product, r.Product) && eq(f.Service, r.Service)
 }
 
 func (e *Engine) slot(field string) int32 {

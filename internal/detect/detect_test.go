@@ -246,3 +246,60 @@ func TestDetectionJSON(t *testing.T) {
 		t.Errorf("bad correlation: %s", b)
 	}
 }
+
+func TestFilterRules(t *testing.T) {
+	yml := `title: Rar compression
+id: 6f3e2987-db24-4c78-a860-b4f4095a7095
+name: rar_compression
+logsource: {category: process_creation, product: windows}
+detection:
+    sel: {Image|endswith: '\rar.exe'}
+    condition: sel
+---
+title: Other
+id: 22222222-2222-2222-2222-222222222222
+logsource: {category: process_creation, product: windows}
+detection:
+    sel: {Image|endswith: '\rar.exe'}
+    condition: sel
+---
+title: Admins are expected to compress
+logsource: {category: process_creation, product: windows}
+filter:
+    rules:
+        - 6f3e2987-db24-4c78-a860-b4f4095a7095
+    selection:
+        User|startswith: 'adm_'
+    condition: selection
+---
+title: Wrong logsource
+logsource: {category: network_connection, product: windows}
+filter:
+    rules: [rar_compression]
+    selection: {User: x}
+    condition: selection
+`
+	f, err := sigma.ParseFile("f.yml", []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, refused := Compile([]*sigma.File{f}, nil, Options{})
+	if len(refused) != 1 || !strings.Contains(refused[0].Error(), "logsource differs") {
+		t.Errorf("want the mismatched filter reported, got %v", refused)
+	}
+	filtered, other := e.programs[0], e.programs[1]
+	if len(filtered.Filters) != 1 || len(filtered.Warnings) != 1 {
+		t.Errorf("filters %v warnings %v", filtered.Filters, filtered.Warnings)
+	}
+	admin := ev("Image", `C:\rar.exe`, "User", "ADM_bob")
+	user := ev("Image", `C:\rar.exe`, "User", "bob")
+	if evalDirect(e, filtered, admin) {
+		t.Error("the filter did not remove the admin's match")
+	}
+	if !evalDirect(e, filtered, user) {
+		t.Error("the filter removed a match it does not name")
+	}
+	if !evalDirect(e, other, admin) {
+		t.Error("the filter applied to a rule it does not name")
+	}
+}
