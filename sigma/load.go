@@ -5,7 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 )
 
 // Refusal records a file that could not be loaded and why. Err is an
@@ -73,14 +75,23 @@ func LoadDir(root string) (*Set, error) {
 // LoadFS is LoadDir over a file system: it walks dir in fsys and reports
 // paths joined to prefix.
 func LoadFS(fsys fs.FS, dir, prefix string) (*Set, error) {
-	set := &Set{}
+	// Walk first (in lexical order), then parse the files on every CPU and
+	// assemble the results in walk order, so the set is the same whatever
+	// the parallelism.
+	type item struct {
+		display string
+		path    string
+		file    *File
+		err     error
+	}
+	var items []*item
 	err := fs.WalkDir(fsys, dir, func(p string, de fs.DirEntry, err error) error {
 		display := filepath.Join(prefix, filepath.FromSlash(p))
 		if err != nil {
 			if p == dir {
 				return err
 			}
-			set.Refusals = append(set.Refusals, Refusal{Path: display, Err: err})
+			items = append(items, &item{display: display, err: err})
 			if de != nil && de.IsDir() {
 				return fs.SkipDir
 			}
@@ -89,21 +100,42 @@ func LoadFS(fsys fs.FS, dir, prefix string) (*Set, error) {
 		if de.IsDir() || !IsRuleFile(p) {
 			return nil
 		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			set.Refusals = append(set.Refusals, Refusal{Path: display, Err: err})
-			return nil
-		}
-		f, err := ParseFile(display, data)
-		if err != nil {
-			set.Refusals = append(set.Refusals, Refusal{Path: display, Err: err})
-			return nil
-		}
-		set.Files = append(set.Files, f)
+		items = append(items, &item{display: display, path: p})
 		return nil
 	})
+	set := &Set{}
 	if err != nil {
 		return set, fmt.Errorf("load sigma rules from %s: %w", prefix, err)
+	}
+	next := make(chan *item)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range next {
+				data, err := fs.ReadFile(fsys, it.path)
+				if err != nil {
+					it.err = err
+					continue
+				}
+				it.file, it.err = ParseFile(it.display, data)
+			}
+		}()
+	}
+	for _, it := range items {
+		if it.err == nil {
+			next <- it
+		}
+	}
+	close(next)
+	wg.Wait()
+	for _, it := range items {
+		if it.err != nil {
+			set.Refusals = append(set.Refusals, Refusal{Path: it.display, Err: it.err})
+			continue
+		}
+		set.Files = append(set.Files, it.file)
 	}
 	return set, nil
 }
