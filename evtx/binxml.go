@@ -29,7 +29,11 @@ const (
 	maxElementDepth = 128
 	maxNesting      = 12      // BinXML values inside BinXML values
 	maxNodes        = 1 << 16 // nodes + pieces + attributes per record
-	maxTemplateOps  = 1 << 14
+	// maxValueBytes bounds the value bytes one record may reference (its
+	// rendering is at most a small multiple of it). A record lives in one
+	// 64 KiB chunk, so real records stay far below.
+	maxValueBytes  = 1 << 20
+	maxTemplateOps = 1 << 14
 )
 
 type opKind uint8
@@ -87,13 +91,15 @@ type decoder struct {
 	vals []value
 
 	// builder state
-	stack     []int32 // open elements
-	inStart   bool    // between element start and close-start
-	curAttr   int32   // attribute receiving values, or -1
-	attrNull  bool    // current attribute received a null substitution
-	openText  int32   // text node receiving pieces, or -1
-	budget    int
-	compiling bool
+	stack    []int32 // open elements
+	inStart  bool    // between element start and close-start
+	curAttr  int32   // attribute receiving values, or -1
+	attrNull bool    // current attribute received a null substitution
+	openText int32   // text node receiving pieces, or -1
+	budget   int
+	// valueBytes counts the value bytes the record references so far.
+	valueBytes int
+	compiling  bool
 }
 
 func (d *decoder) reset(c *Chunk, r *Record) {
@@ -106,6 +112,7 @@ func (d *decoder) reset(c *Chunk, r *Record) {
 	d.curAttr = -1
 	d.openText = -1
 	d.budget = maxNodes
+	d.valueBytes = 0
 }
 
 func (d *decoder) decodeRecord(start, end int) error {
@@ -633,6 +640,12 @@ func (d *decoder) null() {
 func (d *decoder) piece(p piece) error {
 	if err := d.spend(); err != nil {
 		return err
+	}
+	// A template may repeat one substitution many times: bound the bytes a
+	// record can render, not only its number of values.
+	d.valueBytes += len(p.data) + len(p.str)
+	if d.valueBytes > maxValueBytes {
+		return bxErr(0, "record expands to more than %d bytes of values", maxValueBytes)
 	}
 	r := d.r
 	if d.curAttr >= 0 {
