@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigil-defense/vigil/internal/detect"
 	"github.com/vigil-defense/vigil/internal/event"
+	"github.com/vigil-defense/vigil/internal/report"
 	"github.com/vigil-defense/vigil/internal/source"
 )
 
@@ -34,6 +35,8 @@ func runHunt(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&ro.exclude, "exclude-rules", "", "`FILE` of rule ids to leave out, one per line")
 	fs.StringVar(&ro.mapping, "mapping", "", "YAML `FILE` extending the logsource and field mapping")
 	fs.StringVar(&ro.placeholders, "placeholders", "", "YAML `FILE` giving values for %name% placeholders (expand modifier)")
+	reportPath := fs.String("report", "", "also write a self-contained HTML report to `FILE`")
+	navigatorPath := fs.String("navigator", "", "also write an ATT&CK Navigator layer of the techniques seen to `FILE` (JSON)")
 	workers := fs.Int("workers", 0, "use `N` goroutines (0: one per CPU)")
 	noProgress := fs.Bool("no-progress", false, "do not show progress on a terminal")
 	paths, err := parseFlags(fs, args)
@@ -91,7 +94,22 @@ func runHunt(ctx context.Context, e *env, args []string) int {
 		stderr:   e.stderr,
 		total:    len(files),
 	}
+	if *reportPath != "" || *navigatorPath != "" {
+		h.reportMeta = report.Meta{
+			Version:      Version,
+			Paths:        paths,
+			Start:        time.Now().UTC(),
+			RulesLoaded:  len(lr.engine.Programs()),
+			RulesRefused: len(lr.refused) + len(lr.uncompile),
+		}
+		h.report = report.NewBuilder(h.reportMeta)
+	}
 	st, err := h.run(ctx, files, *workers, out)
+	if h.report != nil {
+		if rerr := h.writeReports(st, *reportPath, *navigatorPath); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
 	if outFile != nil {
 		if cerr := outFile.Close(); cerr != nil && err == nil {
 			err = cerr
@@ -108,6 +126,43 @@ func runHunt(ctx context.Context, e *env, args []string) int {
 	return exitOK
 }
 
+// writeReports writes the HTML report and the Navigator layer.
+func (h *hunter) writeReports(st huntStats, htmlPath, navPath string) error {
+	m := h.reportMeta
+	m.Files, m.Bytes, m.Events = st.files, st.bytes, int64(st.events)
+	m.Errors, m.Warnings, m.Duration = st.errors, st.warnings, st.elapsed
+	m.FirstEvent, m.LastEvent = st.first, st.last
+	h.report.SetMeta(m)
+	r := h.report.Report()
+	write := func(path string, fn func(io.Writer, *report.Report) error) error {
+		if path == "" {
+			return nil
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("cannot write %s: %w", path, unwrapPathErr(err))
+		}
+		if err := fn(f, r); err != nil {
+			f.Close()
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		return f.Close()
+	}
+	if err := write(htmlPath, report.WriteHTML); err != nil {
+		return err
+	}
+	if err := write(navPath, report.WriteNavigator); err != nil {
+		return err
+	}
+	if htmlPath != "" {
+		fmt.Fprintf(h.stderr, "report written to %s\n", htmlPath)
+	}
+	if navPath != "" {
+		fmt.Fprintf(h.stderr, "ATT&CK Navigator layer written to %s\n", navPath)
+	}
+	return nil
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
@@ -120,6 +175,9 @@ type hunter struct {
 	progress bool
 	stderr   io.Writer
 	total    int
+
+	report     *report.Builder // nil unless --report or --navigator
+	reportMeta report.Meta
 
 	matchers sync.Pool
 	stats    huntStats
@@ -192,6 +250,9 @@ func (h *hunter) run(ctx context.Context, files []string, workers int, out io.Wr
 		}
 		for i := range c.dets {
 			st.sum.add(&c.dets[i])
+			if h.report != nil {
+				h.report.Add(&c.dets[i])
+			}
 		}
 		return nil
 	})

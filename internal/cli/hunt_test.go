@@ -206,3 +206,41 @@ func TestPlaceholderRulesWithValues(t *testing.T) {
 	}
 	t.Logf("%d rules with %d placeholders", len(lr.engine.Programs()), len(names))
 }
+
+// TestHuntReportFiles checks that --report and --navigator write their
+// files from a real hunt (their content is tested in internal/report).
+func TestHuntReportFiles(t *testing.T) {
+	needCorpus(t)
+	dir := t.TempDir()
+	html, nav := filepath.Join(dir, "r.html"), filepath.Join(dir, "layer.json")
+	code, out, errOut := runCLI(t, "hunt", "--format", "jsonl", "--report", html, "--navigator", nav,
+		filepath.Join(sharedCorpus, "evtx/EVTX-ATTACK-SAMPLES/Credential Access"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	dets := strings.Count(out, "\n")
+	b, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`type="application/json"`)) || !bytes.Contains(b, []byte(itoa(dets))) {
+		t.Errorf("report lacks its data block or the detection count %d", dets)
+	}
+	var layer struct {
+		Domain     string `json:"domain"`
+		Techniques []struct {
+			TechniqueID string `json:"techniqueID"`
+			Score       int    `json:"score"`
+		} `json:"techniques"`
+	}
+	b, err = os.ReadFile(nav)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &layer); err != nil || layer.Domain != "enterprise-attack" || len(layer.Techniques) == 0 {
+		t.Errorf("navigator layer: %v %+v", err, layer)
+	}
+	if !strings.Contains(errOut, "report written to") {
+		t.Errorf("stderr does not say where the report is: %s", errOut)
+	}
+}
