@@ -69,6 +69,11 @@ func IsRuleFile(path string) bool {
 // whole; a bad file never stops the walk. The returned error is non-nil
 // only if root itself cannot be walked.
 func LoadDir(root string) (*Set, error) {
+	if st, err := os.Stat(root); err == nil && !st.IsDir() {
+		// A single file: walk just it, from its folder.
+		dir := filepath.Dir(root)
+		return LoadFS(os.DirFS(dir), filepath.Base(root), dir)
+	}
 	return LoadFS(os.DirFS(root), ".", root)
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"github.com/vigil-defense/vigil/internal/correlate"
 	"github.com/vigil-defense/vigil/internal/detect"
 	"github.com/vigil-defense/vigil/internal/event"
 	"github.com/vigil-defense/vigil/internal/report"
@@ -37,6 +38,8 @@ func runHunt(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&ro.placeholders, "placeholders", "", "YAML `FILE` giving values for %name% placeholders (expand modifier)")
 	reportPath := fs.String("report", "", "also write a self-contained HTML report to `FILE`")
 	navigatorPath := fs.String("navigator", "", "also write an ATT&CK Navigator layer of the techniques seen to `FILE` (JSON)")
+	dedup := fs.Duration("dedup", 0, "merge repeats of a rule on a host with the same key fields less than `WINDOW` apart into one detection with a count (e.g. 1h; 0 keeps every match)")
+	noisyPath := fs.String("noisy", "", "`FILE` of rule ids, one per line, whose detections are only counted in the summary")
 	workers := fs.Int("workers", 0, "use `N` goroutines (0: one per CPU)")
 	noProgress := fs.Bool("no-progress", false, "do not show progress on a terminal")
 	paths, err := parseFlags(fs, args)
@@ -67,6 +70,9 @@ func runHunt(ctx context.Context, e *env, args []string) int {
 	for _, r := range lr.uncompile {
 		fmt.Fprintf(e.stderr, "warning: %v\n", r)
 	}
+	for _, r := range lr.corrRefused {
+		fmt.Fprintf(e.stderr, "warning: correlation refused: %v\n", r)
+	}
 	if len(lr.refused) > 0 {
 		fmt.Fprintf(e.stderr, "warning: %d rule files refused; run 'vigil rules check' on them for the reasons\n", len(lr.refused))
 	}
@@ -86,21 +92,36 @@ func runHunt(ctx context.Context, e *env, args []string) int {
 		defer outFile.Close()
 		out = outFile
 	}
+	var noisy map[string]bool
+	if *noisyPath != "" {
+		if noisy, err = correlate.LoadNoisyList(*noisyPath); err != nil {
+			fmt.Fprintf(e.stderr, "vigil hunt: --noisy: %v\n", err)
+			return exitUsage
+		}
+	}
+	if *dedup < 0 {
+		fmt.Fprintf(e.stderr, "vigil hunt: --dedup %s: give a positive window such as 1h, or 0 to keep every match\n", *dedup)
+		return exitUsage
+	}
 	h := &hunter{
-		engine:   lr.engine,
-		format:   *format,
-		color:    outTerm,
-		progress: !*noProgress && isTerminal(e.stderr),
-		stderr:   e.stderr,
-		total:    len(files),
+		dedupWindow: *dedup,
+		noisy:       noisy,
+		engine:      lr.engine,
+		corr:        lr.corr,
+		format:      *format,
+		color:       outTerm,
+		progress:    !*noProgress && isTerminal(e.stderr),
+		stderr:      e.stderr,
+		total:       len(files),
 	}
 	if *reportPath != "" || *navigatorPath != "" {
 		h.reportMeta = report.Meta{
-			Version:      Version,
-			Paths:        paths,
-			Start:        time.Now().UTC(),
-			RulesLoaded:  len(lr.engine.Programs()),
-			RulesRefused: len(lr.refused) + len(lr.uncompile),
+			Version:          Version,
+			Paths:            paths,
+			Start:            time.Now().UTC(),
+			RulesLoaded:      len(lr.engine.Programs()),
+			CorrelationRules: corrLen(lr.corr),
+			RulesRefused:     len(lr.refused) + len(lr.uncompile),
 		}
 		h.report = report.NewBuilder(h.reportMeta)
 	}
@@ -163,6 +184,17 @@ func (h *hunter) writeReports(st huntStats, htmlPath, navPath string) error {
 	return nil
 }
 
+// buffer reports whether detections are held until the end of the scan
+// (noise control needs all of them) rather than streamed.
+func (h *hunter) buffer() bool { return h.dedupWindow > 0 || h.noisy != nil }
+
+func corrLen(c *correlate.Engine) int {
+	if c == nil {
+		return 0
+	}
+	return c.Len()
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
@@ -170,11 +202,15 @@ func isTerminal(w io.Writer) bool {
 
 type hunter struct {
 	engine   *detect.Engine
+	corr     *correlate.Engine // nil without correlation rules
 	format   string
 	color    bool
 	progress bool
 	stderr   io.Writer
 	total    int
+
+	dedupWindow time.Duration   // 0: every match is its own detection
+	noisy       map[string]bool // rule ids shown only as counts
 
 	report     *report.Builder // nil unless --report or --navigator
 	reportMeta report.Meta
@@ -191,11 +227,15 @@ type huntStats struct {
 	bytes                           int64
 	elapsed                         time.Duration
 	sum                             summary
+	merged                          int // matches folded into others by de-duplication
+	noisy                           map[string]correlate.NoisyCount
+	correlations, corrInputs        int
 	first, last                     time.Time
 }
 
 type huntChunk struct {
 	dets     []detect.Detection
+	corrIn   []detect.Detection // detections correlation rules read
 	events   int
 	msgs     []string
 	errors   int
@@ -221,6 +261,19 @@ func (h *hunter) run(ctx context.Context, files []string, workers int, out io.Wr
 		}()
 	}
 	st := &h.stats
+	// Detections the correlation rules read are kept (only those) and
+	// correlated over event time once every file has been read.
+	var corrIn, held []detect.Detection
+	put := func(d *detect.Detection) error {
+		if err := w.write(d); err != nil {
+			return err
+		}
+		st.sum.add(d)
+		if h.report != nil {
+			h.report.Add(d)
+		}
+		return nil
+	}
 	err := source.Scan(ctx, files, workers, h.work, func(c *huntChunk) error {
 		for _, m := range c.msgs {
 			fmt.Fprintln(h.stderr, m)
@@ -242,20 +295,45 @@ func (h *hunter) run(ctx context.Context, files []string, workers int, out io.Wr
 		if c.lastT.After(st.last) {
 			st.last = c.lastT
 		}
+		corrIn = append(corrIn, c.corrIn...)
 		h.dets.Add(int64(len(c.dets)))
-		for i := range c.dets {
-			if err := w.write(&c.dets[i]); err != nil {
-				return err
-			}
+		if h.buffer() {
+			held = append(held, c.dets...)
+			return nil
 		}
 		for i := range c.dets {
-			st.sum.add(&c.dets[i])
-			if h.report != nil {
-				h.report.Add(&c.dets[i])
+			if err := put(&c.dets[i]); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
+	if err == nil && h.buffer() {
+		// Noise control needs every detection: noisy rules become counts,
+		// repeats within the window become one detection with a count.
+		if h.noisy != nil {
+			held, st.noisy = correlate.SplitNoisy(held, h.noisy)
+		}
+		if h.dedupWindow > 0 {
+			before := len(held)
+			held = correlate.Dedup(held, correlate.DedupOptions{Window: h.dedupWindow})
+			st.merged = before - len(held)
+		}
+		for i := range held {
+			if err = put(&held[i]); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil && h.corr != nil {
+		st.corrInputs = len(corrIn)
+		for _, d := range h.corr.Run(ctx, corrIn) {
+			if err = put(&d); err != nil {
+				break
+			}
+			st.correlations++
+		}
+	}
 	if ferr := w.flush(); ferr != nil && err == nil {
 		err = ferr
 	}
@@ -304,7 +382,14 @@ func (h *hunter) work(u *source.Unit) *huntChunk {
 			}
 		}
 		m.Match(ev, func(p *detect.Program) {
-			res.dets = append(res.dets, detect.NewDetection(p, ev))
+			d := detect.NewDetection(p, ev)
+			if h.corr != nil && h.corr.Wants(&d) {
+				res.corrIn = append(res.corrIn, d)
+				if !h.corr.Standalone(&d) {
+					return
+				}
+			}
+			res.dets = append(res.dets, d)
 		})
 	}, func(err error) { problem(err, isWarning(err)) })
 	h.matchers.Put(m)

@@ -244,3 +244,118 @@ func TestHuntReportFiles(t *testing.T) {
 		t.Errorf("stderr does not say where the report is: %s", errOut)
 	}
 }
+
+// TestCorrelationSuite runs correlation rules written in the specification's
+// form (testdata/correlation) with the built-in pack over the whole corpus
+// and requires exactly the stories the samples hold.
+func TestCorrelationSuite(t *testing.T) {
+	needCorpus(t)
+	if testing.Short() {
+		t.Skip("whole-corpus correlation run skipped under -short")
+	}
+	code, out, errOut := runCLI(t, "hunt", "--format", "jsonl", "--rules", "testdata/correlation", "--rules", "../../rules/windows",
+		filepath.Join(sharedCorpus, "evtx"), filepath.Join(sharedCorpus, "logs"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	type story struct {
+		title, group, sources string
+		value                 float64
+		events                int
+	}
+	var got []story
+	baseFailed := 0
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var d struct {
+			RuleID      string `json:"rule_id"`
+			RuleTitle   string `json:"rule_title"`
+			Correlation *struct {
+				Group  map[string]string `json:"group"`
+				Value  float64           `json:"value"`
+				Events []struct {
+					Source string `json:"source"`
+				} `json:"events"`
+			} `json:"correlation"`
+		}
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.RuleID == "5b8c39f2-9d0e-4c1b-8a6e-0f3d2a7c4e11" {
+			baseFailed++ // read by correlations without generate: must not be output
+		}
+		if d.Correlation == nil {
+			continue
+		}
+		var groups, srcs []string
+		for k, v := range d.Correlation.Group {
+			groups = append(groups, k+"="+v)
+		}
+		seen := map[string]bool{}
+		for _, e := range d.Correlation.Events {
+			b := filepath.Base(e.Source)
+			if !seen[b] {
+				seen[b] = true
+				srcs = append(srcs, b)
+			}
+		}
+		got = append(got, story{d.RuleTitle, strings.Join(groups, ","), strings.Join(srcs, "|"), d.Correlation.Value, len(d.Correlation.Events)})
+	}
+	want := []story{
+		// 3,561 failed logons for Administrator from one address in under
+		// three minutes: fires at the 10th, then stays quiet for 5 minutes.
+		{"Brute Force Against One Account", "TargetUserName=Administrator", "smb-password-guessing-security.evtx", 10, 10},
+		// TGT requests for 8 accounts from 172.16.66.1 within 30 ms: fires at
+		// the 5th distinct account.
+		{"Password Spraying From One Source", "IpAddress=172.16.66.1", "kerberos_pwd_spray_4771.evtx", 5, 5},
+		// Group discovery on FS03 on 19 October, then a NewCredentials logon
+		// there 23 hours later.
+		{"Domain Discovery Followed by Pass-the-Hash on the Same Host", "Computer=FS03.offsec.lan", "ID4688-Group discovery via commandline.evtx|ID4624-Mimikatz Pass the hash.evtx", 2, 2},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d correlation detections, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("story %d:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+	if baseFailed != 0 {
+		t.Errorf("%d detections of a rule read only by correlations (no generate) were output", baseFailed)
+	}
+}
+
+// TestHuntDedupAndNoisy checks noise control end to end: --dedup folds
+// repeats into counted detections without losing a match, --noisy turns a
+// rule into a count.
+func TestHuntDedupAndNoisy(t *testing.T) {
+	needCorpus(t)
+	in := filepath.Join(sharedCorpus, "evtx")
+	_, all, _ := runCLI(t, "hunt", "--format", "jsonl", in)
+	code, dd, errOut := runCLI(t, "hunt", "--format", "jsonl", "--dedup", "1h", in)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	n, total := 0, 0
+	for _, l := range strings.Split(strings.TrimSpace(dd), "\n") {
+		var d struct {
+			Count int `json:"count"`
+		}
+		json.Unmarshal([]byte(l), &d)
+		n++
+		total += max(d.Count, 1)
+	}
+	matches := strings.Count(all, "\n")
+	if total != matches || n >= matches {
+		t.Errorf("dedup: %d detections standing for %d matches; without dedup %d", n, total, matches)
+	}
+	if !strings.Contains(errOut, "repeated matches folded") {
+		t.Errorf("summary does not mention de-duplication: %s", errOut)
+	}
+	// The most frequent built-in rule becomes a count.
+	list := filepath.Join(t.TempDir(), "noisy.txt")
+	os.WriteFile(list, []byte("# admin shares are busy here\n282f07df-7988-4480-9e49-3480ab36b44d\n"), 0o644)
+	code, nz, errOut := runCLI(t, "hunt", "--format", "jsonl", "--noisy", list, in)
+	if code != 0 || strings.Contains(nz, "282f07df-7988-4480-9e49-3480ab36b44d") || !strings.Contains(errOut, "noisy rules (counted only)") {
+		t.Errorf("noisy: exit %d, rule still in output or not counted: %s", code, errOut)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/vigil-defense/vigil/internal/correlate"
 	"github.com/vigil-defense/vigil/internal/detect"
 	"github.com/vigil-defense/vigil/internal/normalize"
 	"github.com/vigil-defense/vigil/rules"
@@ -57,6 +58,9 @@ type loadedRules struct {
 	uncompile []detect.Refusal // rules that did not compile
 	filtered  int              // rules left out by level, status or exclusion
 	unmapped  int              // rules whose logsource the mapping cannot route
+
+	corr        *correlate.Engine // nil when no correlation rule was loaded
+	corrRefused []error           // correlation rules that could not be compiled
 }
 
 // loadRuleFiles parses the rule files at paths, or the built-in pack when
@@ -175,6 +179,16 @@ func (o *ruleOptions) load() (*loadedRules, error) {
 		kept = append(kept, &nf)
 	}
 	lr.engine, lr.uncompile = detect.Compile(kept, table, opts)
+	var corrs []*sigma.Correlation
+	for _, f := range kept {
+		corrs = append(corrs, f.Correlations...)
+	}
+	if len(corrs) > 0 {
+		lr.corr, lr.corrRefused = correlate.Compile(corrs, lr.engine.Programs())
+		if lr.corr != nil && lr.corr.Len() == 0 {
+			lr.corr = nil
+		}
+	}
 	return lr, nil
 }
 

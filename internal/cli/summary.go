@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigil-defense/vigil/evtx"
 	"github.com/vigil-defense/vigil/internal/attack"
+	"github.com/vigil-defense/vigil/internal/correlate"
 	"github.com/vigil-defense/vigil/internal/detect"
 )
 
@@ -73,6 +74,14 @@ func (s *summary) add(d *detect.Detection) {
 	}
 }
 
+func noisyCounts(m map[string]correlate.NoisyCount) map[string]int {
+	out := make(map[string]int, len(m))
+	for _, c := range m {
+		out[fmt.Sprintf("%-13s %s (%s)", c.Level, c.Title, c.RuleID)] = c.Count
+	}
+	return out
+}
+
 type kv struct {
 	k string
 	n int
@@ -104,6 +113,18 @@ func (h *hunter) summary(w io.Writer, lr *loadedRules, st huntStats) {
 		st.files, float64(st.bytes)/1e6, st.events, st.sum.total, st.errors, st.warnings, st.elapsed.Round(1e6), mbps)
 	fmt.Fprintf(w, "rules: %d loaded, %d left out by filters, %d not compiled, %d files refused, %d with a logsource vigil cannot route\n",
 		len(lr.engine.Programs()), lr.filtered, len(lr.uncompile), len(lr.refused), lr.unmapped)
+	if st.merged > 0 {
+		fmt.Fprintf(w, "de-duplication (window %s): %d repeated matches folded into the detections above\n", h.dedupWindow, st.merged)
+	}
+	if len(st.noisy) > 0 {
+		fmt.Fprintln(w, "noisy rules (counted only):")
+		for _, kv := range top(noisyCounts(st.noisy), 0) {
+			fmt.Fprintf(w, "  %6d  %s\n", kv.n, kv.k)
+		}
+	}
+	if h.corr != nil {
+		fmt.Fprintf(w, "correlations: %d rules over %d detections, %d fired\n", h.corr.Len(), st.corrInputs, st.correlations)
+	}
 	if !st.first.IsZero() {
 		fmt.Fprintf(w, "events from %s to %s\n", formatTime(st.first), formatTime(st.last))
 	}
