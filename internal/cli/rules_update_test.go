@@ -69,7 +69,7 @@ func TestRulesUpdate(t *testing.T) {
 	}
 	// So does a corrupt archive, and one that tries to write outside the folder.
 	for name, z := range map[string][]byte{
-		"corrupt": good[:len(good)/2],
+		"corrupt":  good[:len(good)/2],
 		"zip-slip": releaseZip(t, map[string]string{"../../evil.yml": "title: x"}),
 	} {
 		serve = z

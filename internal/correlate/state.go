@@ -57,7 +57,7 @@ type Window struct {
 	// the time until which it does not fire again (the attack goes on, it
 	// is the same story).
 	quiet time.Time
-	group    []string
+	group []string
 }
 
 // entry is one kept event.

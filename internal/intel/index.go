@@ -1,0 +1,479 @@
+package intel
+
+import (
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// ref names the indicators stored under one key: an index into the
+// indicator slice, or, with multiRef set, an index into the set's lists of
+// several indicators. One word per key keeps the maps small for millions of
+// values.
+type ref uint32
+
+const multiRef ref = 1 << 31
+
+type v6key struct {
+	addr [16]byte
+	bits uint8
+}
+
+// set holds values of every type, each pointing at indicators. It is built
+// once and then only read.
+type set struct {
+	v4      map[uint32]ref
+	v6      map[[16]byte]ref
+	cidr4   map[uint64]ref // bits<<32 | masked address
+	cidr6   map[v6key]ref
+	lens4   []uint8 // prefix lengths present in cidr4, longest first
+	lens6   []uint8
+	domains map[string]ref // matched with every parent domain of a value
+	urls    map[string]ref // by appendURLKey
+	emails  map[string]ref
+	files   map[string]ref
+	cves    map[string]ref
+	md5     map[[16]byte]ref
+	imphash map[[16]byte]ref
+	sha1    map[[20]byte]ref
+	sha256  map[[32]byte]ref
+	sha512  map[[64]byte]ref
+	multi   [][]uint32
+}
+
+func newSet() *set {
+	return &set{
+		v4: map[uint32]ref{}, v6: map[[16]byte]ref{}, cidr4: map[uint64]ref{}, cidr6: map[v6key]ref{},
+		domains: map[string]ref{}, urls: map[string]ref{}, emails: map[string]ref{}, files: map[string]ref{},
+		cves: map[string]ref{}, md5: map[[16]byte]ref{}, imphash: map[[16]byte]ref{}, sha1: map[[20]byte]ref{},
+		sha256: map[[32]byte]ref{}, sha512: map[[64]byte]ref{},
+	}
+}
+
+// addRef stores indicator i under key k, unless dup reports one of the
+// indicators already there as the same.
+func addRef[K comparable](s *set, m map[K]ref, k K, i uint32, dup func(uint32) bool) bool {
+	old, ok := m[k]
+	if !ok {
+		m[k] = ref(i)
+		return true
+	}
+	if dup != nil {
+		found := false
+		s.each(old, func(j uint32) { found = found || dup(j) })
+		if found {
+			return false
+		}
+	}
+	if old&multiRef == 0 {
+		s.multi = append(s.multi, []uint32{uint32(old), i})
+		m[k] = multiRef | ref(len(s.multi)-1)
+		return true
+	}
+	s.multi[old&^multiRef] = append(s.multi[old&^multiRef], i)
+	return true
+}
+
+// refs returns the indicator numbers r stands for, without allocating.
+func (s *set) each(r ref, fn func(uint32)) {
+	if r&multiRef == 0 {
+		fn(uint32(r))
+		return
+	}
+	for _, i := range s.multi[r&^multiRef] {
+		fn(i)
+	}
+}
+
+// insert adds value v (normalised, of type t) as indicator number i. It
+// returns false if v is not a valid t or dup reports a duplicate.
+func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
+	switch t {
+	case TypeIPv4, TypeIPv6:
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return false
+		}
+		if a.Is4() {
+			return addRef(s, s.v4, be32(a.As4()), i, dup)
+		}
+		return addRef(s, s.v6, a.As16(), i, dup)
+	case TypeCIDR:
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return false
+		}
+		p = p.Masked()
+		bits := uint8(p.Bits())
+		if p.Addr().Is4() {
+			if !slices.Contains(s.lens4, bits) {
+				s.lens4 = append(s.lens4, bits)
+				slices.Sort(s.lens4)
+				slices.Reverse(s.lens4)
+			}
+			return addRef(s, s.cidr4, uint64(bits)<<32|uint64(be32(p.Addr().As4())), i, dup)
+		}
+		if !slices.Contains(s.lens6, bits) {
+			s.lens6 = append(s.lens6, bits)
+			slices.Sort(s.lens6)
+			slices.Reverse(s.lens6)
+		}
+		return addRef(s, s.cidr6, v6key{p.Addr().As16(), bits}, i, dup)
+	case TypeDomain:
+		return addRef(s, s.domains, v, i, dup)
+	case TypeURL:
+		var b [512]byte
+		k, _, ok := appendURLKey(b[:0], v)
+		if !ok {
+			return false
+		}
+		return addRef(s, s.urls, string(k), i, dup)
+	case TypeEmail:
+		return addRef(s, s.emails, v, i, dup)
+	case TypeFileName:
+		return addRef(s, s.files, v, i, dup)
+	case TypeCVE:
+		return addRef(s, s.cves, v, i, dup)
+	case TypeMD5, TypeImphash:
+		var k [16]byte
+		if !decodeHex(k[:], v) {
+			return false
+		}
+		if t == TypeMD5 {
+			return addRef(s, s.md5, k, i, dup)
+		}
+		return addRef(s, s.imphash, k, i, dup)
+	case TypeSHA1:
+		var k [20]byte
+		if !decodeHex(k[:], v) {
+			return false
+		}
+		return addRef(s, s.sha1, k, i, dup)
+	case TypeSHA256:
+		var k [32]byte
+		if !decodeHex(k[:], v) {
+			return false
+		}
+		return addRef(s, s.sha256, k, i, dup)
+	case TypeSHA512:
+		var k [64]byte
+		if !decodeHex(k[:], v) {
+			return false
+		}
+		return addRef(s, s.sha512, k, i, dup)
+	}
+	return false
+}
+
+func be32(b [4]byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+
+// The lookups below take values as a caller found them and allocate
+// nothing; fn receives every indicator number stored for the value.
+
+func (s *set) lookupAddr(a netip.Addr, fn func(uint32)) {
+	a = a.Unmap()
+	if a.Is4() {
+		x := be32(a.As4())
+		if r, ok := s.v4[x]; ok {
+			s.each(r, fn)
+		}
+		for _, bits := range s.lens4 {
+			mask := uint32(0)
+			if bits > 0 {
+				mask = ^uint32(0) << (32 - bits)
+			}
+			if r, ok := s.cidr4[uint64(bits)<<32|uint64(x&mask)]; ok {
+				s.each(r, fn)
+			}
+		}
+		return
+	}
+	b := a.As16()
+	if r, ok := s.v6[b]; ok {
+		s.each(r, fn)
+	}
+	for _, bits := range s.lens6 {
+		k := v6key{bits: bits}
+		for i := 0; i < 16; i++ {
+			switch {
+			case int(bits) >= 8*(i+1):
+				k.addr[i] = b[i]
+			case int(bits) > 8*i:
+				k.addr[i] = b[i] & (0xff << (8 - (int(bits) - 8*i)))
+			}
+		}
+		if r, ok := s.cidr6[k]; ok {
+			s.each(r, fn)
+		}
+	}
+}
+
+// lookupCIDR finds the indicators for network p: the network itself and
+// the networks that contain it.
+func (s *set) lookupCIDR(p netip.Prefix, fn func(uint32)) {
+	p = p.Masked()
+	if p.Addr().Is4() {
+		x := be32(p.Addr().As4())
+		for _, bits := range s.lens4 {
+			if int(bits) > p.Bits() {
+				continue
+			}
+			mask := uint32(0)
+			if bits > 0 {
+				mask = ^uint32(0) << (32 - bits)
+			}
+			if r, ok := s.cidr4[uint64(bits)<<32|uint64(x&mask)]; ok {
+				s.each(r, fn)
+			}
+		}
+		return
+	}
+	for _, bits := range s.lens6 {
+		if int(bits) > p.Bits() {
+			continue
+		}
+		q, _ := p.Addr().Prefix(int(bits))
+		if r, ok := s.cidr6[v6key{q.Addr().As16(), bits}]; ok {
+			s.each(r, fn)
+		}
+	}
+}
+
+// lookupDomain finds d (lower case) and every parent domain of d.
+func (s *set) lookupDomain(d string, fn func(uint32)) {
+	d = strings.TrimSuffix(d, ".")
+	for {
+		if r, ok := s.domains[d]; ok {
+			s.each(r, fn)
+		}
+		i := strings.IndexByte(d, '.')
+		if i < 0 {
+			return
+		}
+		d = d[i+1:]
+	}
+}
+
+func (s *set) lookupString(m map[string]ref, v string, fn func(uint32)) {
+	if r, ok := m[v]; ok {
+		s.each(r, fn)
+	}
+}
+
+// lookupHex finds a hash given as hex (any case) of type t.
+func (s *set) lookupHex(t Type, h string, fn func(uint32)) {
+	var r ref
+	var ok bool
+	switch t {
+	case TypeMD5, TypeImphash:
+		var k [16]byte
+		if !decodeHex(k[:], h) {
+			return
+		}
+		if t == TypeMD5 {
+			r, ok = s.md5[k]
+		} else {
+			r, ok = s.imphash[k]
+		}
+	case TypeSHA1:
+		var k [20]byte
+		if !decodeHex(k[:], h) {
+			return
+		}
+		r, ok = s.sha1[k]
+	case TypeSHA256:
+		var k [32]byte
+		if !decodeHex(k[:], h) {
+			return
+		}
+		r, ok = s.sha256[k]
+	case TypeSHA512:
+		var k [64]byte
+		if !decodeHex(k[:], h) {
+			return
+		}
+		r, ok = s.sha512[k]
+	}
+	if ok {
+		s.each(r, fn)
+	}
+}
+
+// lookup finds the indicators for a normalised value of type t.
+func (s *set) lookup(t Type, v string, fn func(uint32)) {
+	switch t {
+	case TypeIPv4, TypeIPv6:
+		if a, err := netip.ParseAddr(v); err == nil {
+			s.lookupAddr(a, fn)
+		}
+	case TypeCIDR:
+		if p, err := netip.ParsePrefix(v); err == nil {
+			s.lookupCIDR(p, fn)
+		}
+	case TypeDomain:
+		s.lookupDomain(v, fn)
+	case TypeURL:
+		var b [512]byte
+		if k, _, ok := appendURLKey(b[:0], v); ok {
+			if r, ok := s.urls[string(k)]; ok {
+				s.each(r, fn)
+			}
+		}
+	case TypeEmail:
+		s.lookupString(s.emails, v, fn)
+		if i := strings.LastIndexByte(v, '@'); i >= 0 {
+			s.lookupDomain(v[i+1:], fn)
+		}
+	case TypeFileName:
+		s.lookupString(s.files, v, fn)
+	case TypeCVE:
+		s.lookupString(s.cves, v, fn)
+	case TypeMD5:
+		s.lookupHex(TypeMD5, v, fn)
+		s.lookupHex(TypeImphash, v, fn)
+	default:
+		if t.IsHash() {
+			s.lookupHex(t, v, fn)
+		}
+	}
+}
+
+// Index is an immutable set of indicators, with the MISP warninglists that
+// mark values as probably benign. It is safe for concurrent use.
+type Index struct {
+	inds  []Indicator
+	set   *set
+	warn  *warnIndex
+	types [numTypes]int
+}
+
+// Len returns the number of indicators.
+func (x *Index) Len() int { return len(x.inds) }
+
+// Count returns the number of indicators of type t.
+func (x *Index) Count(t Type) int { return x.types[t] }
+
+// Indicators returns the indicators in the order they were added. The
+// caller must not modify them.
+func (x *Index) Indicators() []Indicator { return x.inds }
+
+// Warninglists returns the names of the warninglists loaded.
+func (x *Index) WarninglistNames() []string {
+	if x.warn == nil {
+		return nil
+	}
+	return x.warn.names
+}
+
+// Lookup recognises value's type from its shape (see Detect) and returns
+// every indicator that matches it: the same value, a network that contains
+// an address, a domain of which value is a sub-domain, the domain of an
+// e-mail address. Each match lists the warninglists the value is on.
+func (x *Index) Lookup(value string) (Type, []Match) {
+	t, v := Detect(value)
+	if t == TypeUnknown {
+		return t, nil
+	}
+	var ms []Match
+	add := func(i uint32) {
+		ind := &x.inds[i]
+		for _, m := range ms {
+			if m.Indicator == ind {
+				return
+			}
+		}
+		ms = append(ms, Match{Indicator: ind})
+	}
+	x.set.lookup(t, v, add)
+	if t == TypeDomain || t == TypeFileName {
+		// invoice.pdf.exe could be either; evil.com could be a file name.
+		x.set.lookup(TypeDomain, v, add)
+		x.set.lookup(TypeFileName, v, add)
+	}
+	for i := range ms {
+		ms[i].Warninglists = x.warninglistsFor(t, v, ms[i].Indicator)
+	}
+	return t, ms
+}
+
+// Warninglists returns the names of the warninglists value is on.
+func (x *Index) Warninglists(value string) []string {
+	t, v := Detect(value)
+	if t == TypeUnknown || x.warn == nil {
+		return nil
+	}
+	return x.warn.names4(t, v, nil)
+}
+
+func (x *Index) warninglistsFor(t Type, v string, ind *Indicator) []string {
+	if x.warn == nil {
+		return nil
+	}
+	names := x.warn.names4(t, v, nil)
+	if ind != nil && ind.Value != v {
+		names = x.warn.names4(ind.Type, ind.Value, names)
+	}
+	return names
+}
+
+// warnIndex holds the MISP warninglists: networks and hostnames (which
+// match sub-domains) in a set, exact strings, substrings and regular
+// expressions.
+type warnIndex struct {
+	names   []string
+	set     *set
+	lists   []uint16 // set's "indicator" number -> list
+	exact   map[string][]uint16
+	substr  []warnEntry
+	regexps []warnRegexp
+}
+
+type warnEntry struct {
+	s    string
+	list uint16
+}
+
+type warnRegexp struct {
+	re   *regexp.Regexp
+	list uint16
+}
+
+// names4 appends to names the warninglists value v of type t is on.
+func (w *warnIndex) names4(t Type, v string, names []string) []string {
+	add := func(l uint16) {
+		if !slices.Contains(names, w.names[l]) {
+			names = append(names, w.names[l])
+		}
+	}
+	w.set.lookup(t, v, func(i uint32) { add(w.lists[i]) })
+	if t == TypeURL {
+		// a URL whose host is on a hostname or network list
+		var b [512]byte
+		if k, _, ok := appendURLKey(b[:0], v); ok {
+			host := string(k)
+			if i := strings.IndexAny(host, ":/"); i >= 0 && !strings.HasPrefix(host, "[") {
+				host = host[:i]
+			}
+			if a, err := netip.ParseAddr(host); err == nil {
+				w.set.lookupAddr(a, func(i uint32) { add(w.lists[i]) })
+			} else {
+				w.set.lookupDomain(host, func(i uint32) { add(w.lists[i]) })
+			}
+		}
+	}
+	for _, l := range w.exact[strings.ToLower(v)] {
+		add(l)
+	}
+	for _, e := range w.substr {
+		if strings.Contains(v, e.s) {
+			add(e.list)
+		}
+	}
+	for _, r := range w.regexps {
+		if r.re.MatchString(v) {
+			add(r.list)
+		}
+	}
+	return names
+}

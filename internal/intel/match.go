@@ -1,0 +1,252 @@
+package intel
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/vigil-defense/vigil/internal/detect"
+	"github.com/vigil-defense/vigil/internal/event"
+)
+
+// MatchEvent looks up the values of ev's fields and calls fn for every
+// indicator valid at the event's time that matches one: field is the
+// field's name, value the value matched (a hash out of a Sysmon Hashes
+// field, the host of a URL). The strings share ev's buffer: copy them to
+// keep them (NewDetection does).
+//
+// Values are recognised by shape, whatever the field: an address (Sysmon
+// DestinationIp, Security IpAddress, Zeek id.orig_h, CloudTrail
+// sourceIPAddress…), a URL (and its host), an e-mail address (and its
+// domain), a domain name (DNS QueryName, Zeek query, HTTP host…), a hex hash,
+// a CVE id, a file name (the last element of a path such as Image). A
+// field named Hashes holds ALG=hex pairs (SHA256=…,MD5=…,IMPHASH=…).
+//
+// MatchEvent allocates nothing for an event that matches nothing.
+func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match)) {
+	s := x.set
+	for i := 0; i < ev.Len(); i++ {
+		name, v := ev.Name(i), ev.Value(i)
+		if len(v) < 3 || len(v) > 2048 {
+			continue
+		}
+		hit := func(mv string) func(uint32) {
+			return func(j uint32) {
+				ind := &x.inds[j]
+				if !ind.ValidAt(ev.Time) {
+					return
+				}
+				fn(name, mv, Match{Indicator: ind, Warninglists: x.warninglistsFor(ind.Type, mv, ind)})
+			}
+		}
+		if name == "Hashes" || name == "Hash" || name == "hashes" {
+			x.matchHashes(v, hit)
+			continue
+		}
+		if t := hexType(v); t != TypeUnknown {
+			if t == TypeMD5 && strings.Contains(strings.ToLower(name), "imphash") {
+				t = TypeImphash
+			}
+			if t == TypeMD5 {
+				s.lookupHex(TypeImphash, v, hit(v))
+			}
+			s.lookupHex(t, v, hit(v))
+			continue
+		}
+		c := v[0]
+		if c >= '0' && c <= '9' || c == ':' || (c|0x20 >= 'a' && c|0x20 <= 'f') {
+			if a, err := netip.ParseAddr(v); err == nil {
+				s.lookupAddr(a, hit(v))
+				continue
+			}
+		}
+		var buf [256]byte
+		if j := strings.Index(v, "://"); j > 0 {
+			x.matchURL(v, buf[:0], hit)
+			continue
+		}
+		if j := strings.LastIndexByte(v, '@'); j > 0 && len(s.emails)+len(s.domains) > 0 && strings.IndexByte(v, ' ') < 0 {
+			e := lowerBuf(buf[:0], v)
+			s.lookupString(s.emails, e, hit(v))
+			s.lookupDomain(e[j+1:], hit(v[j+1:]))
+			continue
+		}
+		if isCVE(v) && len(s.cves) > 0 {
+			s.lookupString(s.cves, lowerUpper(buf[:0], v), hit(v))
+			continue
+		}
+		base := v
+		if j := strings.LastIndexAny(v, `\/`); j >= 0 {
+			base = v[j+1:]
+			if len(s.urls) > 0 && j > 0 && v[0] != '/' && v[0] != '\\' && strings.IndexByte(v, ' ') < 0 {
+				x.matchURL(v, buf[:0], hit) // host/path without a scheme
+			}
+		}
+		if len(base) < 3 || strings.IndexByte(base, '.') < 0 || len(base) > len(buf) {
+			continue
+		}
+		lb := lowerBuf(buf[:0], base)
+		if len(s.files) > 0 {
+			s.lookupString(s.files, lb, hit(base))
+		}
+		if base == v && len(s.domains) > 0 && validDomain(strings.TrimSuffix(lb, ".")) {
+			s.lookupDomain(lb, hit(v))
+		}
+	}
+}
+
+// lowerBuf returns s lower-cased in buf (or s itself when it has no upper
+// case), as a string that is only valid until buf changes. It lets map
+// lookups take a lower-cased key without allocating.
+func lowerBuf(buf []byte, s string) string {
+	if !hasUpper(s) || len(s) > cap(buf) {
+		if len(s) > cap(buf) {
+			return strings.ToLower(s)
+		}
+		return s
+	}
+	b := appendLower(buf, s)
+	return unsafeString(b)
+}
+
+func lowerUpper(buf []byte, s string) string {
+	for i := 0; i < len(s) && i < cap(buf); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		buf = append(buf, c)
+	}
+	return unsafeString(buf)
+}
+
+func (x *Index) matchURL(v string, buf []byte, hit func(string) func(uint32)) {
+	s := x.set
+	k, _, ok := appendURLKey(buf, v)
+	if !ok {
+		return
+	}
+	key := unsafeString(k)
+	if r, ok := s.urls[key]; ok {
+		s.each(r, hit(v))
+	}
+	host := key
+	if j := strings.IndexByte(host, '/'); j >= 0 {
+		host = host[:j]
+	}
+	if strings.HasPrefix(host, "[") {
+		if j := strings.IndexByte(host, ']'); j > 0 {
+			host = host[1:j]
+		}
+	} else if j := strings.LastIndexByte(host, ':'); j >= 0 {
+		host = host[:j]
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		s.lookupAddr(a, hit(v))
+	} else if len(s.domains) > 0 {
+		s.lookupDomain(host, hit(v))
+	}
+}
+
+// matchHashes reads Sysmon's "SHA1=…,MD5=…,SHA256=…,IMPHASH=…".
+func (x *Index) matchHashes(v string, hit func(string) func(uint32)) {
+	for v != "" {
+		var pair string
+		if j := strings.IndexByte(v, ','); j >= 0 {
+			pair, v = v[:j], v[j+1:]
+		} else {
+			pair, v = v, ""
+		}
+		alg, h, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok {
+			continue
+		}
+		var t Type
+		switch {
+		case strings.EqualFold(alg, "MD5"):
+			t = TypeMD5
+		case strings.EqualFold(alg, "SHA1"):
+			t = TypeSHA1
+		case strings.EqualFold(alg, "SHA256"):
+			t = TypeSHA256
+		case strings.EqualFold(alg, "SHA512"):
+			t = TypeSHA512
+		case strings.EqualFold(alg, "IMPHASH"):
+			t = TypeImphash
+		default:
+			continue
+		}
+		x.set.lookupHex(t, h, hit(h))
+	}
+}
+
+// Level returns the Sigma level of a match: informational when the value is
+// on a warninglist, else high for confidence 80 and above, medium for 50
+// and above, low below.
+func (m Match) Level() string {
+	switch c := m.Indicator.Confidence; {
+	case m.ProbablyBenign():
+		return "informational"
+	case c >= 80:
+		return "high"
+	case c >= 50:
+		return "medium"
+	}
+	return "low"
+}
+
+// NewDetection returns the detection for a match of MatchEvent: rule_id
+// "intel:<source>", the title "Threat intelligence match: <type> <value>",
+// the level from the confidence (see Match.Level), ATT&CK tags, the feed as
+// author, and the event's fields followed by intel.field, intel.value,
+// intel.indicator, intel.type, intel.id, intel.source, intel.confidence,
+// intel.tlp, intel.labels, intel.warninglist (and intel.note when set).
+func NewDetection(ev *event.Event, field, value string, m Match) detect.Detection {
+	ind := m.Indicator
+	d := detect.Detection{
+		Time:      ev.Time,
+		RuleID:    "intel:" + ind.Source,
+		RuleTitle: "Threat intelligence match: " + ind.Type.String() + " " + ind.Value,
+		Level:     m.Level(),
+		Author:    ind.Source,
+		RulePath:  ind.Path,
+		RecordID:  ev.Record,
+		Source:    ev.Source,
+		Fields:    ev.Fields(),
+	}
+	for _, a := range ind.Attack {
+		d.Tags = append(d.Tags, "attack."+strings.ToLower(a))
+	}
+	for _, f := range d.Fields {
+		switch f.Name {
+		case "Computer":
+			if d.Computer == "" {
+				d.Computer = f.Value
+			}
+		case "Channel":
+			if d.Channel == "" {
+				d.Channel = f.Value
+			}
+		case "EventID":
+			if d.EventID == "" {
+				d.EventID = f.Value
+			}
+		}
+	}
+	d.Fields = append(d.Fields,
+		event.Field{Name: "intel.field", Value: strings.Clone(field)},
+		event.Field{Name: "intel.value", Value: strings.Clone(value)},
+		event.Field{Name: "intel.indicator", Value: ind.Value},
+		event.Field{Name: "intel.type", Value: ind.Type.String()},
+		event.Field{Name: "intel.id", Value: ind.ID},
+		event.Field{Name: "intel.source", Value: ind.Source},
+		event.Field{Name: "intel.confidence", Value: strconv.Itoa(ind.Confidence)},
+		event.Field{Name: "intel.tlp", Value: ind.TLP},
+		event.Field{Name: "intel.labels", Value: strings.Join(ind.Labels, ",")},
+		event.Field{Name: "intel.warninglist", Value: strings.Join(m.Warninglists, ",")},
+	)
+	if ind.Note != "" {
+		d.Fields = append(d.Fields, event.Field{Name: "intel.note", Value: ind.Note})
+	}
+	return d
+}
