@@ -37,6 +37,7 @@ func commands() []command {
 		{"hunt", "scan logs with Sigma rules and report detections", runHunt},
 		{"dump", "decode EVTX files to JSON lines, JSON or XML", runDump},
 		{"rules", "check, test and update Sigma rules", runRules},
+		{"intel", "look up values in threat intelligence feeds", runIntel},
 		{"version", "print vigil's version", runVersion},
 	}
 }
