@@ -276,6 +276,7 @@ type occurrence struct {
 
 type classInfo struct {
 	programs  []*Program
+	inv       *invIndex           // inverted prefilter index, for classes with many programs
 	prefSlots []int32             // slots whose quadgrams the programs' prefilters need
 	aliases   map[string]int32    // lower-cased event field name -> Sigma slot
 	nameSlots map[string][2]int32 // event field name as seen -> own slot, alias slot
@@ -295,6 +296,8 @@ type Matcher struct {
 	touched []int32
 
 	grams gramSet
+	sat   []uint32 // per class program: epoch when its first clause held
+	epoch uint32
 
 	lowerVal  []string
 	lowerDone []bool
@@ -319,6 +322,29 @@ func (m *Matcher) Match(ev *event.Event, fn func(p *Program)) {
 	}
 	m.load(ev, ci)
 	m.hashGrams(ev, ci)
+	if inv := ci.inv; inv != nil {
+		// Mark the programs whose first prefilter clause holds by walking
+		// the event's quadgrams instead of every program's needles.
+		m.epoch++
+		if m.epoch == 0 { // wrapped: reset the stamps
+			clear(m.sat)
+			m.epoch = 1
+		}
+		if len(m.sat) < len(ci.programs) {
+			m.sat = make([]uint32, len(ci.programs))
+		}
+		inv.mark(&m.grams, m.sat, m.epoch)
+		for i, p := range ci.programs {
+			if p.pf != nil && (m.sat[i] != m.epoch || !p.pf.passRest(&m.grams)) {
+				continue
+			}
+			if p.cond.eval(m) {
+				fn(p)
+			}
+		}
+		m.unload()
+		return
+	}
 	for _, p := range ci.programs {
 		if p.pf != nil && !p.pf.pass(&m.grams) {
 			continue
@@ -366,6 +392,9 @@ func (m *Matcher) class(ev *event.Event) *classInfo {
 		}
 	}
 	ci.indexSlots()
+	if len(ci.programs) >= invMinPrograms {
+		ci.inv = buildInvIndex(ci.programs)
+	}
 	for _, a := range cls.Aliases {
 		if id, ok := m.e.fieldIDs[strings.ToLower(a.Sigma)]; ok {
 			ci.aliases[strings.ToLower(a.Event)] = id

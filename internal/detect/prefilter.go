@@ -1,5 +1,7 @@
 package detect
 
+import "math/bits"
+
 // Prefiltering. Most events match no rule, so the matcher first checks, for
 // each candidate program, a necessary condition that is much cheaper than
 // the program: if the program matches, at least one of its "needles" (a
@@ -256,5 +258,79 @@ func attachNeedles(f *fieldNode) {
 	}
 	for i := range f.vals {
 		set(&f.vals[i])
+	}
+}
+
+// passRest checks every clause but the first (which the inverted index
+// already checked).
+func (pf *prefilter) passRest(g *gramSet) bool {
+	for _, c := range pf.clauses[1:] {
+		if !clausePasses(c, g) {
+			return false
+		}
+	}
+	return true
+}
+
+// invMinPrograms is the class size from which the inverted index pays.
+const invMinPrograms = 64
+
+// invIndex maps each quadgram bit to the first-clause needles whose first
+// gram it is, so that a matcher finds the programs whose first clause holds
+// by walking the event's set bits rather than every program's needles
+// (thousands in the process_creation class).
+type invIndex struct {
+	off     []uint32 // len 1<<gramBits + 1: entries[off[b]:off[b+1]] have first gram b
+	entries []invEntry
+}
+
+type invEntry struct {
+	prog int32 // index in the class's program list
+	nd   *needle
+}
+
+func buildInvIndex(programs []*Program) *invIndex {
+	counts := make([]uint32, 1<<gramBits+1)
+	for _, p := range programs {
+		if p.pf == nil || len(p.pf.clauses) == 0 {
+			continue
+		}
+		for i := range p.pf.clauses[0] {
+			counts[p.pf.clauses[0][i].grams[0]+1]++
+		}
+	}
+	for i := 1; i < len(counts); i++ {
+		counts[i] += counts[i-1]
+	}
+	inv := &invIndex{off: counts, entries: make([]invEntry, counts[len(counts)-1])}
+	fill := make([]uint32, 1<<gramBits)
+	copy(fill, counts[:1<<gramBits])
+	for pi, p := range programs {
+		if p.pf == nil || len(p.pf.clauses) == 0 {
+			continue
+		}
+		for i := range p.pf.clauses[0] {
+			nd := &p.pf.clauses[0][i]
+			g := nd.grams[0]
+			inv.entries[fill[g]] = invEntry{prog: int32(pi), nd: nd}
+			fill[g]++
+		}
+	}
+	return inv
+}
+
+// mark stamps sat[prog] = epoch for every program whose first clause has a
+// needle with all its grams in g.
+func (inv *invIndex) mark(g *gramSet, sat []uint32, epoch uint32) {
+	for w, word := range g {
+		for word != 0 {
+			b := uint32(w)<<6 | uint32(bits.TrailingZeros64(word))
+			word &= word - 1
+			for _, e := range inv.entries[inv.off[b]:inv.off[b+1]] {
+				if sat[e.prog] != epoch && e.nd.present(g) {
+					sat[e.prog] = epoch
+				}
+			}
+		}
 	}
 }
