@@ -544,7 +544,7 @@ func (c *compiler) values(fm *sigma.FieldMatcher, v sigma.Value, anchor int, cas
 		if err != nil {
 			return nil, fmt.Errorf("regular expression %q does not compile: %v", v.Text, err)
 		}
-		return []valueMatcher{{kind: vkRegexp, re: re}}, nil
+		return []valueMatcher{{kind: vkRegexp, re: re, reLit: regexpLiteral(sigma.RegexpFlags(mods) + v.Text)}}, nil
 	}
 	// String matching, possibly through encodings.
 	pats := []sigma.Pattern{v.Pattern}

@@ -113,6 +113,8 @@ func TestModifiers(t *testing.T) {
 		{"field names case-insensitive", "sel: {commandline|contains: 'x'}", ev("CommandLine", "x"), true},
 		{"hour", "sel: {UtcTime|hour: 3}", ev("UtcTime", "2025-11-26 03:11:27.908"), true},
 		{"unicode fold", "sel: {Name: 'ÄBC'}", ev("Name", "äbc"), true},
+		{"re i with long s", "sel: {CommandLine|re|i: 'mimikatz\\.exe'}", ev("CommandLine", "C:\\x\\MIMIKATZ.EXE"), true},
+		{"re i long s is s", "sel: {CommandLine|re|i: 'sekurlsa'}", ev("CommandLine", "run ſekurlſa::x"), true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -301,5 +303,21 @@ filter:
 	}
 	if !evalDirect(e, other, admin) {
 		t.Error("the filter applied to a rule it does not name")
+	}
+}
+
+func TestRegexpLiteral(t *testing.T) {
+	cases := map[string]string{
+		`\s-enc(oded)?\s`:             "-enc",
+		`(?i)invoke-(mimikatz|kerb)`:  "invoke-",
+		`^C:\\Windows\\Temp\\[a-z]+$`: `c:\windows\temp\`,
+		`(abc|defg)`:                  "",
+		`a.b`:                         "a",
+		`(powershell)+\.exe`:          "powershell",
+	}
+	for re, want := range cases {
+		if got := regexpLiteral(re); got != want {
+			t.Errorf("regexpLiteral(%q) = %q, want %q", re, got, want)
+		}
 	}
 }

@@ -146,7 +146,8 @@ type valueMatcher struct {
 	anchor int   // fieldref: 0 equal, 1 contains, 2 startswith, 3 endswith
 	cased  bool
 	alts   []valueMatcher
-	nd     needle // for vkString: a literal every match contains (nd.n == 0: none)
+	nd     needle // a literal every match contains (nd.n == 0: none)
+	reLit  string // vkRegexp: a folded literal every match contains, or ""
 }
 
 func (v *valueMatcher) match(m *Matcher, i int32) bool {
@@ -535,7 +536,13 @@ func (m *Matcher) lower(i int32) string {
 		}
 		out = unsafeString(m.lowerBuf[start:])
 	default:
+		// Unicode: lower-case, and fold the long s (U+017F), which
+		// lower-cases to itself but matches 's' under case-insensitive
+		// regular expressions; a prefilter literal must see it as 's'.
 		out = strings.ToLower(s)
+		if strings.ContainsRune(out, 'ſ') {
+			out = strings.ReplaceAll(out, "ſ", "s")
+		}
 	}
 	m.lowerVal[i] = out
 	m.lowerDone[i] = true

@@ -133,7 +133,10 @@ func needles(n cnode) (cnf []clause, ok bool) {
 // valueLiteral returns a folded literal of at least 4 bytes that every
 // value matched by v contains.
 func valueLiteral(v *valueMatcher) (string, bool) {
-	if v.kind != vkString || v.str.cased {
+	switch {
+	case v.kind == vkRegexp:
+		return v.reLit, validNeedle(v.reLit)
+	case v.kind != vkString || v.str.cased:
 		return "", false
 	}
 	l := v.str.literal()
@@ -246,7 +249,7 @@ func attachNeedles(f *fieldNode) {
 	var set func(v *valueMatcher)
 	set = func(v *valueMatcher) {
 		switch v.kind {
-		case vkString:
+		case vkString, vkRegexp:
 			if l, ok := valueLiteral(v); ok {
 				v.nd = makeNeedle(f.field, l)
 			}
