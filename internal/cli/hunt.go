@@ -18,11 +18,12 @@ import (
 	"github.com/vigil-defense/vigil/internal/correlate"
 	"github.com/vigil-defense/vigil/internal/detect"
 	"github.com/vigil-defense/vigil/internal/event"
+	"github.com/vigil-defense/vigil/internal/intel"
 	"github.com/vigil-defense/vigil/internal/report"
 	"github.com/vigil-defense/vigil/internal/source"
 )
 
-const huntSynopsis = "[--rules PATH]... [--format table|csv|jsonl] [--output FILE] [--min-level LEVEL] [--status LIST] [--exclude-rules FILE] PATH..."
+const huntSynopsis = "[--rules PATH]... [--intel PATH]... [--format table|csv|jsonl] [--output FILE] [--min-level LEVEL] [--status LIST] [--exclude-rules FILE] PATH..."
 
 func runHunt(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "hunt", huntSynopsis)
@@ -38,6 +39,8 @@ func runHunt(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&ro.placeholders, "placeholders", "", "YAML `FILE` giving values for %name% placeholders (expand modifier)")
 	reportPath := fs.String("report", "", "also write a self-contained HTML report to `FILE`")
 	navigatorPath := fs.String("navigator", "", "also write an ATT&CK Navigator layer of the techniques seen to `FILE` (JSON)")
+	var intelPaths multiFlag
+	fs.Var(&intelPaths, "intel", "threat intelligence feed file or folder (repeatable; STIX 2.1, MISP event or feed, CSV, plain list, CISA KEV; format detected): values in events that match an indicator become detections")
 	dedup := fs.Duration("dedup", 0, "merge repeats of a rule on a host with the same key fields less than `WINDOW` apart into one detection with a count (e.g. 1h; 0 keeps every match)")
 	noisyPath := fs.String("noisy", "", "`FILE` of rule ids, one per line, whose detections are only counted in the summary")
 	workers := fs.Int("workers", 0, "use `N` goroutines (0: one per CPU)")
@@ -103,7 +106,26 @@ func runHunt(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "vigil hunt: --dedup %s: give a positive window such as 1h, or 0 to keep every match\n", *dedup)
 		return exitUsage
 	}
+	var idx *intel.Index
+	if len(intelPaths) > 0 {
+		start := time.Now()
+		var errs []error
+		idx, errs = intel.LoadPaths(intelPaths)
+		for i, err := range errs {
+			if i == 20 {
+				fmt.Fprintf(e.stderr, "warning: … and %d more feed entries could not be read\n", len(errs)-20)
+				break
+			}
+			fmt.Fprintf(e.stderr, "warning: %v\n", err)
+		}
+		if idx == nil || idx.Len() == 0 {
+			fmt.Fprintf(e.stderr, "vigil hunt: --intel %s: no indicator could be loaded\n", intelPaths.String())
+			return exitUsage
+		}
+		fmt.Fprintf(e.stderr, "intel: %d indicators from %s in %s\n", idx.Len(), intelPaths.String(), time.Since(start).Round(time.Millisecond))
+	}
 	h := &hunter{
+		intel:       idx,
 		dedupWindow: *dedup,
 		noisy:       noisy,
 		engine:      lr.engine,
@@ -209,6 +231,7 @@ type hunter struct {
 	stderr   io.Writer
 	total    int
 
+	intel       *intel.Index    // nil without --intel
 	dedupWindow time.Duration   // 0: every match is its own detection
 	noisy       map[string]bool // rule ids shown only as counts
 
@@ -391,6 +414,11 @@ func (h *hunter) work(u *source.Unit) *huntChunk {
 			}
 			res.dets = append(res.dets, d)
 		})
+		if h.intel != nil {
+			h.intel.MatchEvent(ev, func(field, value string, im intel.Match) {
+				res.dets = append(res.dets, intel.NewDetection(ev, field, value, im))
+			})
+		}
 	}, func(err error) { problem(err, isWarning(err)) })
 	h.matchers.Put(m)
 	return res
