@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -88,6 +89,12 @@ func runIntelLookup(_ context.Context, e *env, args []string) int {
 			return exitUsage
 		}
 		opts.Type = t
+	}
+	for _, p := range feeds {
+		if _, err := os.Stat(p); err != nil {
+			fmt.Fprintf(e.stderr, "vigil intel lookup: --feed %s: %v\n", p, unwrapPathErr(err))
+			return exitUsage
+		}
 	}
 	start := time.Now()
 	b := intel.NewBuilder()

@@ -166,17 +166,19 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 	return false
 }
 
-func be32(b [4]byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b [4]byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
-// The lookups below take values as a caller found them and allocate
-// nothing; fn receives every indicator number stored for the value.
+// The lookups below take values as a caller found them, append the refs
+// stored for them to dst and allocate nothing (unless dst must grow).
 
-func (s *set) lookupAddr(a netip.Addr, fn func(uint32)) {
+func (s *set) appendAddr(dst []ref, a netip.Addr) []ref {
 	a = a.Unmap()
 	if a.Is4() {
 		x := be32(a.As4())
 		if r, ok := s.v4[x]; ok {
-			s.each(r, fn)
+			dst = append(dst, r)
 		}
 		for _, bits := range s.lens4 {
 			mask := uint32(0)
@@ -184,14 +186,14 @@ func (s *set) lookupAddr(a netip.Addr, fn func(uint32)) {
 				mask = ^uint32(0) << (32 - bits)
 			}
 			if r, ok := s.cidr4[uint64(bits)<<32|uint64(x&mask)]; ok {
-				s.each(r, fn)
+				dst = append(dst, r)
 			}
 		}
-		return
+		return dst
 	}
 	b := a.As16()
 	if r, ok := s.v6[b]; ok {
-		s.each(r, fn)
+		dst = append(dst, r)
 	}
 	for _, bits := range s.lens6 {
 		k := v6key{bits: bits}
@@ -204,14 +206,15 @@ func (s *set) lookupAddr(a netip.Addr, fn func(uint32)) {
 			}
 		}
 		if r, ok := s.cidr6[k]; ok {
-			s.each(r, fn)
+			dst = append(dst, r)
 		}
 	}
+	return dst
 }
 
-// lookupCIDR finds the indicators for network p: the network itself and
-// the networks that contain it.
-func (s *set) lookupCIDR(p netip.Prefix, fn func(uint32)) {
+// appendCIDR finds the refs for network p: the network itself and the
+// networks that contain it.
+func (s *set) appendCIDR(dst []ref, p netip.Prefix) []ref {
 	p = p.Masked()
 	if p.Addr().Is4() {
 		x := be32(p.Addr().As4())
@@ -224,10 +227,10 @@ func (s *set) lookupCIDR(p netip.Prefix, fn func(uint32)) {
 				mask = ^uint32(0) << (32 - bits)
 			}
 			if r, ok := s.cidr4[uint64(bits)<<32|uint64(x&mask)]; ok {
-				s.each(r, fn)
+				dst = append(dst, r)
 			}
 		}
-		return
+		return dst
 	}
 	for _, bits := range s.lens6 {
 		if int(bits) > p.Bits() {
@@ -235,41 +238,46 @@ func (s *set) lookupCIDR(p netip.Prefix, fn func(uint32)) {
 		}
 		q, _ := p.Addr().Prefix(int(bits))
 		if r, ok := s.cidr6[v6key{q.Addr().As16(), bits}]; ok {
-			s.each(r, fn)
+			dst = append(dst, r)
 		}
 	}
+	return dst
 }
 
-// lookupDomain finds d (lower case) and every parent domain of d.
-func (s *set) lookupDomain(d string, fn func(uint32)) {
+// appendDomain finds d (lower case) and every parent domain of d.
+func (s *set) appendDomain(dst []ref, d string) []ref {
+	if len(s.domains) == 0 {
+		return dst
+	}
 	d = strings.TrimSuffix(d, ".")
 	for {
 		if r, ok := s.domains[d]; ok {
-			s.each(r, fn)
+			dst = append(dst, r)
 		}
 		i := strings.IndexByte(d, '.')
 		if i < 0 {
-			return
+			return dst
 		}
 		d = d[i+1:]
 	}
 }
 
-func (s *set) lookupString(m map[string]ref, v string, fn func(uint32)) {
+func appendString(dst []ref, m map[string]ref, v string) []ref {
 	if r, ok := m[v]; ok {
-		s.each(r, fn)
+		dst = append(dst, r)
 	}
+	return dst
 }
 
-// lookupHex finds a hash given as hex (any case) of type t.
-func (s *set) lookupHex(t Type, h string, fn func(uint32)) {
+// appendHex finds a hash given as hex (any case) of type t.
+func (s *set) appendHex(dst []ref, t Type, h string) []ref {
 	var r ref
 	var ok bool
 	switch t {
 	case TypeMD5, TypeImphash:
 		var k [16]byte
 		if !decodeHex(k[:], h) {
-			return
+			return dst
 		}
 		if t == TypeMD5 {
 			r, ok = s.md5[k]
@@ -279,63 +287,75 @@ func (s *set) lookupHex(t Type, h string, fn func(uint32)) {
 	case TypeSHA1:
 		var k [20]byte
 		if !decodeHex(k[:], h) {
-			return
+			return dst
 		}
 		r, ok = s.sha1[k]
 	case TypeSHA256:
 		var k [32]byte
 		if !decodeHex(k[:], h) {
-			return
+			return dst
 		}
 		r, ok = s.sha256[k]
 	case TypeSHA512:
 		var k [64]byte
 		if !decodeHex(k[:], h) {
-			return
+			return dst
 		}
 		r, ok = s.sha512[k]
 	}
 	if ok {
-		s.each(r, fn)
+		dst = append(dst, r)
 	}
+	return dst
 }
 
-// lookup finds the indicators for a normalised value of type t.
+// appendURL finds a URL by its key (see appendURLKey).
+func (s *set) appendURL(dst []ref, u string) []ref {
+	var b [512]byte
+	if k, _, ok := appendURLKey(b[:0], u); ok {
+		if r, ok := s.urls[unsafeString(k)]; ok {
+			dst = append(dst, r)
+		}
+	}
+	return dst
+}
+
+// lookup calls fn with every indicator number stored for a normalised
+// value of type t.
 func (s *set) lookup(t Type, v string, fn func(uint32)) {
+	var refs []ref
 	switch t {
 	case TypeIPv4, TypeIPv6:
 		if a, err := netip.ParseAddr(v); err == nil {
-			s.lookupAddr(a, fn)
+			refs = s.appendAddr(refs, a)
 		}
 	case TypeCIDR:
 		if p, err := netip.ParsePrefix(v); err == nil {
-			s.lookupCIDR(p, fn)
+			refs = s.appendCIDR(refs, p)
 		}
 	case TypeDomain:
-		s.lookupDomain(v, fn)
+		refs = s.appendDomain(refs, v)
 	case TypeURL:
-		var b [512]byte
-		if k, _, ok := appendURLKey(b[:0], v); ok {
-			if r, ok := s.urls[string(k)]; ok {
-				s.each(r, fn)
-			}
-		}
+		refs = s.appendURL(refs, v)
 	case TypeEmail:
-		s.lookupString(s.emails, v, fn)
+		refs = appendString(refs, s.emails, v)
 		if i := strings.LastIndexByte(v, '@'); i >= 0 {
-			s.lookupDomain(v[i+1:], fn)
+			refs = s.appendDomain(refs, v[i+1:])
 		}
 	case TypeFileName:
-		s.lookupString(s.files, v, fn)
+		refs = appendString(refs, s.files, v)
 	case TypeCVE:
-		s.lookupString(s.cves, v, fn)
+		refs = appendString(refs, s.cves, v)
 	case TypeMD5:
-		s.lookupHex(TypeMD5, v, fn)
-		s.lookupHex(TypeImphash, v, fn)
+		refs = s.appendHex(refs, TypeMD5, v)
+		refs = s.appendHex(refs, TypeImphash, v)
 	default:
 		if t.IsHash() {
-			s.lookupHex(t, v, fn)
+			refs = s.appendHex(refs, t, v)
 		}
+	}
+	for _, r := range refs {
+		s.each(r, fn)
 	}
 }
 
@@ -455,10 +475,14 @@ func (w *warnIndex) names4(t Type, v string, names []string) []string {
 			if i := strings.IndexAny(host, ":/"); i >= 0 && !strings.HasPrefix(host, "[") {
 				host = host[:i]
 			}
+			var refs []ref
 			if a, err := netip.ParseAddr(host); err == nil {
-				w.set.lookupAddr(a, func(i uint32) { add(w.lists[i]) })
+				refs = w.set.appendAddr(refs, a)
 			} else {
-				w.set.lookupDomain(host, func(i uint32) { add(w.lists[i]) })
+				refs = w.set.appendDomain(refs, host)
+			}
+			for _, r := range refs {
+				w.set.each(r, func(i uint32) { add(w.lists[i]) })
 			}
 		}
 	}

@@ -373,6 +373,9 @@ func sourceFromPath(path string) string {
 	base = strings.TrimSuffix(base, filepath.Ext(base))
 	if base == "" || slices.Contains([]string{"list", "samples", "iocs", "ioc", "indicators", "data"}, strings.ToLower(base)) {
 		dir := filepath.Base(filepath.Dir(path))
+		if dir == "." || dir == string(filepath.Separator) {
+			return base
+		}
 		if base == "" {
 			return dir
 		}

@@ -81,8 +81,8 @@ const (
 func (l *loader) loadMISPEvent(data []byte) {
 	var events []*mispEvent
 	var top struct {
-		Event    *mispEvent        `json:"Event"`
-		Response json.RawMessage   `json:"response"`
+		Event    *mispEvent      `json:"Event"`
+		Response json.RawMessage `json:"response"`
 	}
 	d := bytes.TrimSpace(data)
 	if len(d) > 0 && d[0] == '[' {

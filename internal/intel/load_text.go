@@ -106,23 +106,25 @@ func (l *loader) loadCSV(data []byte) {
 	valueCol, typeCol, tlpCol, confCol, descCol := l.opts.Column-1, -1, -1, -1, -1
 	colType := l.opts.Type
 	first := true
+	lastOffset := int64(-1)
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
 			return
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
+			if errors.As(err, &pe) && r.InputOffset() > lastOffset {
+				// the reader went past the bad record: go on with the next
 				l.fail(pe.Line, "", pe.Err)
-				if pe.Err == csv.ErrQuote || pe.Err == csv.ErrBareQuote {
-					continue
-				}
+				lastOffset = r.InputOffset()
+				continue
 			}
-			l.fail(line, "", err)
+			l.fail(0, "", err)
 			return
 		}
+		lastOffset = r.InputOffset()
+		line, _ := r.FieldPos(0)
 		for i := range rec {
 			rec[i] = strings.TrimSpace(rec[i])
 		}

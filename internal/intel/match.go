@@ -25,73 +25,106 @@ import (
 // MatchEvent allocates nothing for an event that matches nothing.
 func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match)) {
 	s := x.set
+	var refsBuf [16]ref
+	var buf [256]byte
 	for i := 0; i < ev.Len(); i++ {
 		name, v := ev.Name(i), ev.Value(i)
 		if len(v) < 3 || len(v) > 2048 {
 			continue
 		}
-		hit := func(mv string) func(uint32) {
-			return func(j uint32) {
-				ind := &x.inds[j]
-				if !ind.ValidAt(ev.Time) {
-					return
-				}
-				fn(name, mv, Match{Indicator: ind, Warninglists: x.warninglistsFor(ind.Type, mv, ind)})
-			}
-		}
 		if name == "Hashes" || name == "Hash" || name == "hashes" {
-			x.matchHashes(v, hit)
+			x.matchHashes(ev, name, v, fn)
 			continue
 		}
-		if t := hexType(v); t != TypeUnknown {
+		refs := refsBuf[:0]
+		mv := v // the value reported
+		switch t := hexType(v); {
+		case t != TypeUnknown:
 			if t == TypeMD5 && strings.Contains(strings.ToLower(name), "imphash") {
 				t = TypeImphash
 			}
 			if t == TypeMD5 {
-				s.lookupHex(TypeImphash, v, hit(v))
+				refs = s.appendHex(refs, TypeImphash, v)
 			}
-			s.lookupHex(t, v, hit(v))
-			continue
-		}
-		c := v[0]
-		if c >= '0' && c <= '9' || c == ':' || (c|0x20 >= 'a' && c|0x20 <= 'f') {
+			refs = s.appendHex(refs, t, v)
+		case isAddrStart(v[0]) && x.addrLike(v):
 			if a, err := netip.ParseAddr(v); err == nil {
-				s.lookupAddr(a, hit(v))
-				continue
+				refs = s.appendAddr(refs, a)
 			}
-		}
-		var buf [256]byte
-		if j := strings.Index(v, "://"); j > 0 {
-			x.matchURL(v, buf[:0], hit)
-			continue
-		}
-		if j := strings.LastIndexByte(v, '@'); j > 0 && len(s.emails)+len(s.domains) > 0 && strings.IndexByte(v, ' ') < 0 {
+		case strings.Contains(v, "://"):
+			refs = x.appendURLAndHost(refs, v, buf[:0])
+		case strings.IndexByte(v, '@') > 0 && strings.IndexByte(v, ' ') < 0:
+			j := strings.LastIndexByte(v, '@')
 			e := lowerBuf(buf[:0], v)
-			s.lookupString(s.emails, e, hit(v))
-			s.lookupDomain(e[j+1:], hit(v[j+1:]))
-			continue
-		}
-		if isCVE(v) && len(s.cves) > 0 {
-			s.lookupString(s.cves, lowerUpper(buf[:0], v), hit(v))
-			continue
-		}
-		base := v
-		if j := strings.LastIndexAny(v, `\/`); j >= 0 {
-			base = v[j+1:]
-			if len(s.urls) > 0 && j > 0 && v[0] != '/' && v[0] != '\\' && strings.IndexByte(v, ' ') < 0 {
-				x.matchURL(v, buf[:0], hit) // host/path without a scheme
+			refs = appendString(refs, s.emails, e)
+			refs = s.appendDomain(refs, e[j+1:])
+		case len(s.cves) > 0 && isCVE(v):
+			refs = appendString(refs, s.cves, upperBuf(buf[:0], v))
+		default:
+			base := v
+			if j := strings.LastIndexAny(v, `\/`); j >= 0 {
+				base = v[j+1:]
+				if len(s.urls) > 0 && j > 0 && v[0] != '/' && v[0] != '\\' && strings.IndexByte(v, ' ') < 0 {
+					refs = x.appendURLAndHost(refs, v, buf[:0]) // host/path without a scheme
+				}
+			}
+			if len(base) < 3 || strings.IndexByte(base, '.') < 0 || len(base) > len(buf) {
+				break
+			}
+			lb := lowerBuf(buf[:0], base)
+			if n := len(refs); len(s.files) > 0 {
+				if refs = appendString(refs, s.files, lb); len(refs) > n {
+					mv = base
+				}
+			}
+			if base == v && len(s.domains) > 0 && validDomain(strings.TrimSuffix(lb, ".")) {
+				refs = s.appendDomain(refs, lb)
 			}
 		}
-		if len(base) < 3 || strings.IndexByte(base, '.') < 0 || len(base) > len(buf) {
-			continue
+		for _, r := range refs {
+			x.emit(ev, r, name, mv, fn)
 		}
-		lb := lowerBuf(buf[:0], base)
-		if len(s.files) > 0 {
-			s.lookupString(s.files, lb, hit(base))
+	}
+}
+
+func isAddrStart(c byte) bool {
+	return c >= '0' && c <= '9' || c == ':' || c|0x20 >= 'a' && c|0x20 <= 'f'
+}
+
+// addrLike is a cheap test before parsing: an address has a '.' or ':'
+// and only hex digits besides.
+func (x *Index) addrLike(v string) bool {
+	if len(v) > 45 {
+		return false
+	}
+	sep := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '.' || c == ':':
+			sep = true
+		case c >= '0' && c <= '9', c|0x20 >= 'a' && c|0x20 <= 'f':
+		default:
+			return false
 		}
-		if base == v && len(s.domains) > 0 && validDomain(strings.TrimSuffix(lb, ".")) {
-			s.lookupDomain(lb, hit(v))
+	}
+	return sep
+}
+
+// emit calls fn for the indicators of r valid at the event's time.
+func (x *Index) emit(ev *event.Event, r ref, name, v string, fn func(string, string, Match)) {
+	one := func(j uint32) {
+		ind := &x.inds[j]
+		if ind.ValidAt(ev.Time) {
+			fn(name, v, Match{Indicator: ind, Warninglists: x.warninglistsFor(ind.Type, v, ind)})
 		}
+	}
+	if r&multiRef == 0 {
+		one(uint32(r))
+		return
+	}
+	for _, j := range x.set.multi[r&^multiRef] {
+		one(j)
 	}
 }
 
@@ -109,8 +142,12 @@ func lowerBuf(buf []byte, s string) string {
 	return unsafeString(b)
 }
 
-func lowerUpper(buf []byte, s string) string {
-	for i := 0; i < len(s) && i < cap(buf); i++ {
+// upperBuf is lowerBuf for upper case.
+func upperBuf(buf []byte, s string) string {
+	if len(s) > cap(buf) {
+		return strings.ToUpper(s)
+	}
+	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 'a' && c <= 'z' {
 			c -= 'a' - 'A'
@@ -120,36 +157,60 @@ func lowerUpper(buf []byte, s string) string {
 	return unsafeString(buf)
 }
 
-func (x *Index) matchURL(v string, buf []byte, hit func(string) func(uint32)) {
+// appendURLAndHost finds a URL and, by its host, the addresses, networks
+// and domains it names.
+func (x *Index) appendURLAndHost(dst []ref, v string, buf []byte) []ref {
 	s := x.set
 	k, _, ok := appendURLKey(buf, v)
 	if !ok {
-		return
+		return dst
 	}
 	key := unsafeString(k)
 	if r, ok := s.urls[key]; ok {
-		s.each(r, hit(v))
+		dst = append(dst, r)
 	}
 	host := key
 	if j := strings.IndexByte(host, '/'); j >= 0 {
 		host = host[:j]
 	}
-	if strings.HasPrefix(host, "[") {
-		if j := strings.IndexByte(host, ']'); j > 0 {
-			host = host[1:j]
+	if c := host[0]; c == '[' || c >= '0' && c <= '9' {
+		// Parse the address out of v, not out of buf: netip may keep
+		// (a zone of) the string it parses, which would move buf to the heap.
+		if a, err := netip.ParseAddr(rawHost(v)); err == nil {
+			return s.appendAddr(dst, a)
 		}
-	} else if j := strings.LastIndexByte(host, ':'); j >= 0 {
+	}
+	if j := strings.LastIndexByte(host, ':'); j >= 0 {
 		host = host[:j]
 	}
-	if a, err := netip.ParseAddr(host); err == nil {
-		s.lookupAddr(a, hit(v))
-	} else if len(s.domains) > 0 {
-		s.lookupDomain(host, hit(v))
+	return s.appendDomain(dst, host)
+}
+
+// rawHost returns the host of URL v as written, without brackets.
+func rawHost(v string) string {
+	if i := strings.Index(v, "://"); i >= 0 {
+		v = v[i+3:]
 	}
+	if i := strings.IndexAny(v, "/?#"); i >= 0 {
+		v = v[:i]
+	}
+	if i := strings.LastIndexByte(v, '@'); i >= 0 {
+		v = v[i+1:]
+	}
+	if strings.HasPrefix(v, "[") {
+		if i := strings.IndexByte(v, ']'); i > 0 {
+			return v[1:i]
+		}
+	}
+	if i := strings.LastIndexByte(v, ':'); i >= 0 && strings.Count(v, ":") == 1 {
+		v = v[:i]
+	}
+	return v
 }
 
 // matchHashes reads Sysmon's "SHA1=…,MD5=…,SHA256=…,IMPHASH=…".
-func (x *Index) matchHashes(v string, hit func(string) func(uint32)) {
+func (x *Index) matchHashes(ev *event.Event, name, v string, fn func(string, string, Match)) {
+	var refsBuf [4]ref
 	for v != "" {
 		var pair string
 		if j := strings.IndexByte(v, ','); j >= 0 {
@@ -176,7 +237,9 @@ func (x *Index) matchHashes(v string, hit func(string) func(uint32)) {
 		default:
 			continue
 		}
-		x.set.lookupHex(t, h, hit(h))
+		for _, r := range x.set.appendHex(refsBuf[:0], t, h) {
+			x.emit(ev, r, name, h, fn)
+		}
 	}
 }
 

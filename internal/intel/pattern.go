@@ -120,7 +120,7 @@ const (
 )
 
 // Literal is a constant: Text is a string's decoded value, or the
-// constant's text for the other kinds (without b'', h'', t'').
+// constant's text for the other kinds (without b”, h”, t”).
 type Literal struct {
 	Kind LiteralKind
 	Text string

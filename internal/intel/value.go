@@ -231,6 +231,9 @@ func parseIPish(v string) (Type, string, bool) {
 			return 0, "", false
 		}
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p.Addr())).Masked()
+		if !p.IsValid() {
+			return 0, "", false
+		}
 		if p.IsSingleIP() {
 			return addrType(p.Addr())
 		}
@@ -370,7 +373,7 @@ func appendURLKey(dst []byte, u string) ([]byte, string, bool) {
 		host, port = auth[:j], auth[j:]
 	}
 	host = strings.TrimSuffix(host, ".")
-	if host == "" {
+	if host == "" || host[0] != '[' && strings.IndexByte(host, ':') >= 0 {
 		return dst, "", false
 	}
 	for i := 0; i < len(host); i++ {

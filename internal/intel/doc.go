@@ -1,0 +1,69 @@
+// Package intel holds threat-intelligence indicators and matches them
+// inline: it reads feeds (STIX 2.0/2.1 bundles, MISP events and MISP feeds,
+// CISA KEV, CSV and plain lists, abuse.ch-style JSON lists, MISP
+// warninglists) into an immutable Index, and looks up the values of events
+// in the same pass as the Sigma rules (see internal/detect). It sits beside
+// detect in vigil's data flow:
+//
+//	feed files -> Builder (LoadPath, Add: normalise, report bad entries) -> Build -> Index (immutable)
+//	event.Event -> Index.MatchEvent -> Match -> NewDetection -> detect.Detection
+//
+// # Indicators and the index
+//
+// An Indicator is a typed, normalised value (IPv4, IPv6, CIDR network,
+// domain, URL, e-mail address, MD5/SHA-1/SHA-256/SHA-512/imphash, file name,
+// CVE id) with what its feed says: source, id, confidence (0–100), TLP,
+// labels, ATT&CK technique ids, validity. The Index keeps one word per value
+// in maps sized for millions: hashes keyed by fixed-size byte arrays (not
+// hex strings), addresses by their integer, networks by (prefix length,
+// masked address) so that every network containing an address is found
+// with one probe per prefix length present, domains by name so that a value
+// matches itself and every parent domain (an indicator evil.com matches
+// a.b.evil.com), URLs by a scheme-less normal form (host and scheme lower
+// case, default port and fragment dropped: http://x/a, https://x/a and x/a
+// are one indicator; paths and queries stay case-sensitive).
+//
+// Lookup recognises a value's type from its shape (Detect). MatchEvent
+// recognises the values of an event's fields the same way, whatever the
+// field is called, reads Sysmon's Hashes field, looks hosts of URLs and
+// domains of e-mail addresses up too, skips indicators outside their
+// validity at the event's time, and allocates nothing for an event that
+// matches nothing.
+//
+// MISP warninglists (public DNS resolvers, cloud networks, top sites) go
+// into a second index: a match whose value, or whose indicator's value, is on
+// a warninglist carries the lists' names, is "probably benign", and its
+// detection is informational.
+//
+// # Loading
+//
+// Formats are recognised from content (DetectFormat); a folder is walked,
+// and a folder holding manifest.json is read as a MISP feed. Loading never
+// stops at a bad entry: each is reported as a *LoadError with the file and
+// line (or JSON position, such as Event(uuid).Attribute[12]) and skipped.
+// Entries that are well formed but cannot be matched on one value (MISP
+// regkey or text attributes, CSV rows typed filepath, maltrail URI path
+// patterns, STIX patterns on processes or registry keys) are not errors:
+// FileStats counts them by reason.
+//
+// Confidence: feeds that say nothing get DefaultConfidence (50, medium);
+// MISP attributes get 80 with to_ids and 40 without (context, not
+// detection); CISA KEV entries 100; STIX objects their confidence property,
+// STIX cyber-observables 30 (seen, not judged).
+//
+// # STIX patterns
+//
+// ParsePattern parses the whole STIX patterning grammar and reports a
+// syntax error with its offset. CompilePattern then decides what vigil can
+// match inline: equality (and IN, literal LIKE, LIKE '%.domain', MATCHES
+// '^literal$', ISSUBSET on addresses) on addresses, domains, URLs, e-mail
+// addresses, file hashes and file names. OR keeps both sides. AND (inside
+// one observation or between observations) indexes each matchable term and
+// marks the indicator partial in its Note: vigil sees one value at a time,
+// so a hit is evidence for the pattern, not proof. FOLLOWEDBY and the
+// qualifiers WITHIN, REPEATS and START/STOP describe sequences over time and
+// are refused, as are patterns with no matchable term (the reason names
+// the object path or operator).
+//
+// An Index is safe for concurrent use; a Builder is not.
+package intel

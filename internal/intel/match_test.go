@@ -1,0 +1,155 @@
+package intel
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-defense/vigil/internal/event"
+)
+
+func matchIndex(t testing.TB) *Index {
+	b := NewBuilder()
+	for _, ind := range []Indicator{
+		{Type: TypeSHA256, Value: "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", Source: "feed-a", ID: "sha", Confidence: 90, TLP: "amber", Labels: []string{"emotet"}, Attack: []string{"T1204.002"}},
+		{Type: TypeImphash, Value: "f34d5f2d4577ed6d9ceec516c1f5a744", Source: "feed-a", ID: "imp", Confidence: 60},
+		{Type: TypeDomain, Value: "evil.com", Source: "feed-b", ID: "dom", Confidence: 40},
+		{Type: TypeIPv4, Value: "198.51.100.23", Source: "feed-c", ID: "ip", Confidence: 80},
+		{Type: TypeCIDR, Value: "203.0.113.0/24", Source: "feed-c", ID: "net", Confidence: 70},
+		{Type: TypeURL, Value: "http://bad.example/gate.php", Source: "feed-d", ID: "url", Confidence: 85},
+		{Type: TypeFileName, Value: "mimikatz.exe", Source: "feed-e", ID: "file", Confidence: 50},
+		{Type: TypeEmail, Value: "phish@mail.example", Source: "feed-f", ID: "mail", Confidence: 50},
+		{Type: TypeIPv4, Value: "8.8.8.8", Source: "feed-g", ID: "dns", Confidence: 90},
+		{Type: TypeIPv4, Value: "192.0.2.1", Source: "feed-h", ID: "expired", Confidence: 90, ValidUntil: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		if err := b.Add(ind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.AddWarninglist(Warninglist{Name: "List of known IPv4 public DNS resolvers", Type: "cidr", Entries: []string{"8.8.8.8"}})
+	x, errs := b.Build()
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return x
+}
+
+type hit struct{ field, value, id string }
+
+func matches(x *Index, ev *event.Event) []hit {
+	var out []hit
+	x.MatchEvent(ev, func(field, value string, m Match) {
+		out = append(out, hit{field, value, m.Indicator.ID})
+	})
+	return out
+}
+
+func TestMatchEvent(t *testing.T) {
+	x := matchIndex(t)
+	when := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name   string
+		fields [][2]string
+		want   string // field=value>id;…
+	}{
+		{"sysmon process creation", [][2]string{
+			{"Channel", "Microsoft-Windows-Sysmon/Operational"}, {"EventID", "1"},
+			{"Image", `C:\Users\bob\AppData\Local\Temp\Mimikatz.exe`},
+			{"Hashes", "SHA1=DA39A3EE5E6B4B0D3255BFEF95601890AFD80709,MD5=D41D8CD98F00B204E9800998ECF8427E,SHA256=E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855,IMPHASH=F34D5F2D4577ED6D9CEEC516C1F5A744"},
+		}, "Image=Mimikatz.exe>file;Hashes=E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855>sha;Hashes=F34D5F2D4577ED6D9CEEC516C1F5A744>imp"},
+		{"sysmon dns query", [][2]string{{"EventID", "22"}, {"QueryName", "cdn.EVIL.com"}, {"QueryResults", "::ffff:203.0.113.5;"}},
+			"QueryName=cdn.EVIL.com>dom"},
+		{"zeek dns", [][2]string{{"id.orig_h", "10.0.0.5"}, {"id.resp_h", "203.0.113.53"}, {"query", "evil.com"}},
+			"id.resp_h=203.0.113.53>net;query=evil.com>dom"},
+		{"cloudtrail", [][2]string{{"eventName", "ConsoleLogin"}, {"sourceIPAddress", "198.51.100.23"}, {"userAgent", "aws-cli/2.0"}},
+			"sourceIPAddress=198.51.100.23>ip"},
+		{"sysmon network", [][2]string{{"SourceIp", "10.0.0.5"}, {"DestinationIp", "198.51.100.23"}, {"DestinationHostname", "x.evil.com"}},
+			"DestinationIp=198.51.100.23>ip;DestinationHostname=x.evil.com>dom"},
+		{"proxy url", [][2]string{{"url", "HTTP://Bad.Example:80/gate.php#x"}, {"c-uri", "https://x.evil.com/a"}},
+			"url=HTTP://Bad.Example:80/gate.php#x>url;c-uri=https://x.evil.com/a>dom"},
+		{"mail", [][2]string{{"sender", "Phish@Mail.Example"}}, "sender=Phish@Mail.Example>mail"},
+		{"warninglisted", [][2]string{{"DestinationIp", "8.8.8.8"}}, "DestinationIp=8.8.8.8>dns"},
+		{"expired indicator", [][2]string{{"DestinationIp", "192.0.2.1"}}, ""},
+		{"nothing", [][2]string{{"Image", `C:\Windows\System32\svchost.exe`}, {"CommandLine", "svchost.exe -k netsvcs"}, {"DestinationIp", "10.1.2.3"}, {"QueryName", "www.example.org"}}, ""},
+	} {
+		ev := &event.Event{Time: when}
+		for _, f := range c.fields {
+			ev.AddString(f[0], f[1])
+		}
+		var got []string
+		for _, h := range matches(x, ev) {
+			got = append(got, h.field+"="+h.value+">"+h.id)
+		}
+		if strings.Join(got, ";") != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, strings.Join(got, ";"), c.want)
+		}
+	}
+}
+
+func TestNewDetection(t *testing.T) {
+	x := matchIndex(t)
+	ev := &event.Event{Time: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC), Source: "sysmon.evtx", Record: 42}
+	ev.AddString("Computer", "host1")
+	ev.AddString("Channel", "Microsoft-Windows-Sysmon/Operational")
+	ev.AddString("EventID", "1")
+	ev.AddString("Hashes", "SHA256=E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855")
+	ev.AddString("DestinationIp", "8.8.8.8")
+	var ds []string
+	x.MatchEvent(ev, func(field, value string, m Match) {
+		d := NewDetection(ev, field, value, m)
+		ds = append(ds, string(d.AppendJSON(nil)))
+	})
+	ev.Reset() // the detections own their data
+	if len(ds) != 2 {
+		t.Fatalf("%d detections", len(ds))
+	}
+	for _, want := range []string{
+		`"rule_id":"intel:feed-a"`, `"rule_title":"Threat intelligence match: sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"`,
+		`"level":"high"`, `"tags":["attack.t1204.002"]`, `"author":"feed-a"`, `"computer":"host1"`, `"event_id":"1"`, `"record_id":42`,
+		`"intel.indicator":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"`, `"intel.source":"feed-a"`,
+		`"intel.confidence":"90"`, `"intel.tlp":"amber"`, `"intel.labels":"emotet"`, `"intel.warninglist":""`, `"intel.field":"Hashes"`,
+	} {
+		if !strings.Contains(ds[0], want) {
+			t.Errorf("detection lacks %s:\n%s", want, ds[0])
+		}
+	}
+	for _, want := range []string{`"level":"informational"`, `"intel.warninglist":"List of known IPv4 public DNS resolvers"`} {
+		if !strings.Contains(ds[1], want) {
+			t.Errorf("detection lacks %s:\n%s", want, ds[1])
+		}
+	}
+}
+
+func TestMatchEventAllocs(t *testing.T) {
+	x := matchIndex(t)
+	ev := sampleEvents()[0]
+	n := testing.AllocsPerRun(100, func() {
+		x.MatchEvent(ev, func(string, string, Match) { t.Fatal("matched") })
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per non-matching event", n)
+	}
+}
+
+// sampleEvents are events that match nothing in the benchmarks' indexes.
+func sampleEvents() []*event.Event {
+	var evs []*event.Event
+	for _, fields := range [][][2]string{
+		{{"Channel", "Microsoft-Windows-Sysmon/Operational"}, {"EventID", "1"}, {"Computer", "WS01.corp.example"},
+			{"Image", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`}, {"CommandLine", "powershell.exe -nop -w hidden -c IEX"},
+			{"User", `CORP\bob`}, {"ParentImage", `C:\Windows\explorer.exe`},
+			{"Hashes", "SHA1=0B3E9A3C5F0E6F5B1E1E2F9C1D2A3B4C5D6E7F80,MD5=1A2B3C4D5E6F708192A3B4C5D6E7F801,SHA256=AB0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B8551,IMPHASH=0A1B2C3D4E5F60718293A4B5C6D7E8F9"}},
+		{{"Channel", "Microsoft-Windows-Sysmon/Operational"}, {"EventID", "3"}, {"SourceIp", "10.0.0.5"}, {"SourcePort", "50123"},
+			{"DestinationIp", "93.184.216.34"}, {"DestinationPort", "443"}, {"DestinationHostname", "www.Example.org"}},
+		{{"EventID", "22"}, {"QueryName", "login.microsoftonline.com"}, {"QueryResults", "type: 5 login.mso.msidentity.com;::ffff:20.190.151.7;"}},
+		{{"eventName", "ConsoleLogin"}, {"sourceIPAddress", "52.95.110.1"}, {"userAgent", "Mozilla/5.0"}, {"recipientAccountId", "123456789012"}},
+		{{"id.orig_h", "10.0.0.7"}, {"id.resp_h", "172.217.16.14"}, {"query", "www.google.com"}, {"uri", "https://www.google.com/search?q=x"}},
+	} {
+		ev := &event.Event{}
+		for _, f := range fields {
+			ev.AddString(f[0], f[1])
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
