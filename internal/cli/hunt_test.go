@@ -359,3 +359,57 @@ func TestHuntDedupAndNoisy(t *testing.T) {
 		t.Errorf("noisy: exit %d, rule still in output or not counted: %s", code, errOut)
 	}
 }
+
+// TestHuntIntel matches a feed written here against real events (a Sysmon
+// network connection's destination address), in the same pass as the rules.
+func TestHuntIntel(t *testing.T) {
+	needCorpus(t)
+	dir := t.TempDir()
+	// Values taken from the sample at test time, so the feed stays ours.
+	sample := filepath.Join(sharedCorpus, "evtx/EVTX-ATTACK-SAMPLES/Command and Control/DE_sysmon-3-rdp-tun.evtx")
+	if _, err := os.Stat(sample); err != nil {
+		t.Skipf("sample %s absent: %v", sample, err)
+	}
+	_, out, _ := runCLI(t, "dump", sample)
+	var ip string
+	for _, l := range strings.Split(out, "\n") {
+		var rec struct {
+			Event struct {
+				EventData map[string]any `json:"EventData"`
+			} `json:"Event"`
+		}
+		if json.Unmarshal([]byte(l), &rec) == nil {
+			if v, ok := rec.Event.EventData["DestinationIp"].(string); ok && v != "" && !strings.HasPrefix(v, "127.") && !strings.Contains(v, ":") {
+				ip = v
+				break
+			}
+		}
+	}
+	if ip == "" {
+		t.Skip("no destination address in the sample")
+	}
+	feed := filepath.Join(dir, "feed.txt")
+	os.WriteFile(feed, []byte("# test feed\n"+ip+"\n"), 0o644)
+	code, out, errOut := runCLI(t, "hunt", "--format", "jsonl", "--intel", feed, sample)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	n := 0
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var d struct {
+			RuleID string         `json:"rule_id"`
+			Fields map[string]any `json:"fields"`
+		}
+		json.Unmarshal([]byte(l), &d)
+		if strings.HasPrefix(d.RuleID, "intel:") {
+			n++
+			if d.Fields["intel.value"] != ip || d.Fields["DestinationIp"] != ip {
+				t.Errorf("intel detection for the wrong value: %v", d.Fields)
+			}
+		}
+	}
+	if n == 0 {
+		t.Errorf("no intel detection for %s; stderr: %s", ip, errOut)
+	}
+	t.Logf("%d intel detections for %s", n, ip)
+}
