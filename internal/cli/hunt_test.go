@@ -413,3 +413,85 @@ func TestHuntIntel(t *testing.T) {
 	}
 	t.Logf("%d intel detections for %s", n, ip)
 }
+
+// TestHuntExclusions shows that --exclude-rules and a Sigma filter rule
+// remove exactly what they name and nothing else.
+func TestHuntExclusions(t *testing.T) {
+	needCorpus(t)
+	in := filepath.Join(sharedCorpus, "evtx")
+	type key struct{ rule, src, rec string }
+	collect := func(args ...string) map[key]int {
+		code, out, errOut := runCLI(t, append([]string{"hunt", "--format", "jsonl"}, append(args, in)...)...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		m := map[key]int{}
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			var d struct {
+				RuleID   string         `json:"rule_id"`
+				Source   string         `json:"source"`
+				RecordID uint64         `json:"record_id"`
+				Fields   map[string]any `json:"fields"`
+			}
+			json.Unmarshal([]byte(l), &d)
+			m[key{d.RuleID, d.Source, itoa(int(d.RecordID))}]++
+		}
+		return m
+	}
+	all := collect()
+	// Exclude the most frequent rule by id.
+	const admShares = "282f07df-7988-4480-9e49-3480ab36b44d"
+	list := filepath.Join(t.TempDir(), "exclude.txt")
+	os.WriteFile(list, []byte(admShares+"  # busy admin shares\n"), 0o644)
+	ex := collect("--exclude-rules", list)
+	removed := 0
+	for k, n := range all {
+		switch {
+		case k.rule == admShares:
+			removed += n
+			if ex[k] != 0 {
+				t.Errorf("excluded rule still detected: %v", k)
+			}
+		case ex[k] != n:
+			t.Errorf("exclusion changed another detection: %v (%d -> %d)", k, n, ex[k])
+		}
+	}
+	if removed == 0 {
+		t.Fatal("the excluded rule had no detections to remove")
+	}
+	// A filter on the same rule for one account removes only that account's
+	// matches of that rule.
+	flt := filepath.Join(t.TempDir(), "mf_admmig.yml")
+	os.WriteFile(flt, []byte(`title: Migration account uses admin shares
+logsource: {product: windows, service: security}
+filter:
+    rules:
+        - `+admShares+`
+    selection:
+        SubjectUserName: admmig
+    condition: selection
+`), 0o644)
+	code, out, _ := runCLI(t, "hunt", "--format", "jsonl", "--filters", flt, in)
+	if code != 0 {
+		t.Fatal(code)
+	}
+	kept, dropped := 0, 0
+	_, allOut, _ := runCLI(t, "hunt", "--format", "jsonl", in)
+	for _, l := range strings.Split(strings.TrimSpace(allOut), "\n") {
+		if strings.Contains(l, `"rule_id":"`+admShares+`"`) && strings.Contains(l, `"SubjectUserName":"admmig"`) {
+			dropped++
+			if strings.Contains(out, l) {
+				t.Errorf("filtered detection still present")
+			}
+		} else {
+			kept++
+			if !strings.Contains(out, l) {
+				t.Errorf("filter removed a detection it does not name: %.200s", l)
+			}
+		}
+	}
+	if dropped == 0 || strings.Count(out, "\n") != kept {
+		t.Errorf("filter: %d dropped, %d kept, %d output", dropped, kept, strings.Count(out, "\n"))
+	}
+	t.Logf("exclusion removed %d, filter removed %d of %d", removed, dropped, dropped+kept)
+}
