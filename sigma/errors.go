@@ -120,7 +120,7 @@ func (l ErrorList) Err() error {
 func suggest(name string, candidates []string) string {
 	best, bestD := "", -1
 	for _, c := range candidates {
-		d := editDistance(strings.ToLower(name), strings.ToLower(c))
+		d := EditDistance(strings.ToLower(name), strings.ToLower(c))
 		if bestD < 0 || d < bestD {
 			best, bestD = c, d
 		}
@@ -132,9 +132,23 @@ func suggest(name string, candidates []string) string {
 	return fmt.Sprintf("did you mean %q?", best)
 }
 
-// editDistance is the optimal string alignment distance between a and b
+// Nearest returns the candidate closest to name (case-insensitive edit
+// distance) and whether it is close enough to be a plausible typo. Tools
+// built on this package use it for their own "did you mean" hints.
+func Nearest(name string, candidates []string) (string, bool) {
+	best, bestD := "", -1
+	for _, c := range candidates {
+		d := EditDistance(strings.ToLower(name), strings.ToLower(c))
+		if bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best, bestD >= 0 && bestD <= max(1, len(name)/3)
+}
+
+// EditDistance is the optimal string alignment distance between a and b
 // (Levenshtein plus adjacent transpositions), by runes.
-func editDistance(a, b string) int {
+func EditDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	prev2 := make([]int, len(rb)+1)
 	prev := make([]int, len(rb)+1)

@@ -456,7 +456,7 @@ func quoteList(s []string) string {
 func suggestRef(r string, known []string) string {
 	best, bestD := "", -1
 	for _, k := range known {
-		d := editDistance(strings.ToLower(r), strings.ToLower(k))
+		d := sigma.EditDistance(strings.ToLower(r), strings.ToLower(k))
 		if bestD < 0 || d < bestD {
 			best, bestD = k, d
 		}
@@ -467,26 +467,6 @@ func suggestRef(r string, known []string) string {
 	return fmt.Sprintf("did you mean %q?", best)
 }
 
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
 
 // topo orders correlations so that each comes after those it reads; the
 // correlations on or behind a cycle are returned apart.
