@@ -467,7 +467,6 @@ func suggestRef(r string, known []string) string {
 	return fmt.Sprintf("did you mean %q?", best)
 }
 
-
 // topo orders correlations so that each comes after those it reads; the
 // correlations on or behind a cycle are returned apart.
 func topo(deps [][]int) (order, cyclic []int) {

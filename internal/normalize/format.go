@@ -435,7 +435,6 @@ func nearest(s string, cands []string) string {
 	return best
 }
 
-
 // sortedKeys returns the keys of m in order.
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
