@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // millionValues are the values of a synthetic index of a million
@@ -99,5 +104,108 @@ func BenchmarkLoadCorpus(b *testing.B) {
 		if x.Len() < 300_000 {
 			b.Fatal(x.Len())
 		}
+	}
+}
+
+// BenchmarkLookupHitByType splits BenchmarkLookupHit by the sample's type.
+func BenchmarkLookupHitByType(b *testing.B) {
+	x, sample := millionIndex(b)
+	byType := map[Type][]string{}
+	for _, v := range sample {
+		t, _ := Detect(v)
+		byType[t] = append(byType[t], v)
+	}
+	for _, t := range []Type{TypeIPv4, TypeCIDR, TypeDomain, TypeURL, TypeSHA256} {
+		vs := byType[t]
+		b.Run(t.String(), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, ms := x.Lookup(vs[i%len(vs)]); len(ms) == 0 {
+					b.Fatal("no match")
+				}
+			}
+		})
+	}
+}
+
+// writeMillionFeed writes 1,000,000 mixed indicators into dir as three
+// files: a plain list (400k IPv4, 10k networks, 300k domains), a CSV
+// (90k URLs, 150k SHA-256) and a STIX 2.1 bundle (50k indicators with
+// patterns on SHA-256 hashes).
+func writeMillionFeed(t testing.TB, dir string) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var list, csvb, stix strings.Builder
+	for i := 0; i < 400_000; i++ {
+		list.WriteString(netip.AddrFrom4([4]byte{byte(r.IntN(223) + 1), byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())}).String())
+		list.WriteByte('\n')
+	}
+	for i := 0; i < 10_000; i++ {
+		p, _ := netip.AddrFrom4([4]byte{byte(r.IntN(223) + 1), byte(r.Uint32()), byte(r.Uint32()), 0}).Prefix(16 + r.IntN(13))
+		list.WriteString(p.String() + "\n")
+	}
+	for i := 0; i < 300_000; i++ {
+		fmt.Fprintf(&list, "h%x.example%d.%s\n", r.Uint64(), r.IntN(1000), []string{"com", "net", "org", "ru", "xyz"}[r.IntN(5)])
+	}
+	csvb.WriteString("DateAdded,IoC,Type,TLP\n")
+	for i := 0; i < 90_000; i++ {
+		fmt.Fprintf(&csvb, "2024-01-02,http://u%x.example.com/p/%x.php,url,green\n", r.Uint32(), r.Uint64())
+	}
+	var h [32]byte
+	hex32 := func() string {
+		for j := range h {
+			h[j] = byte(r.Uint32())
+		}
+		return hex.EncodeToString(h[:])
+	}
+	for i := 0; i < 150_000; i++ {
+		fmt.Fprintf(&csvb, "2024-01-02,%s,sha256,amber\n", hex32())
+	}
+	stix.WriteString(`{"type":"bundle","id":"bundle--0d1c3f8e-7a51-4a0b-9d0a-1b2c3d4e5f60","objects":[`)
+	for i := 0; i < 50_000; i++ {
+		if i > 0 {
+			stix.WriteByte(',')
+		}
+		fmt.Fprintf(&stix, `{"type":"indicator","spec_version":"2.1","id":"indicator--%08x-0000-4000-8000-%012x","created":"2024-01-02T00:00:00Z","modified":"2024-01-02T00:00:00Z","pattern":"[file:hashes.'SHA-256' = '%s']","pattern_type":"stix","valid_from":"2024-01-02T00:00:00Z","confidence":80}`, i, i, hex32())
+	}
+	stix.WriteString("]}\n")
+	for name, s := range map[string]string{"list.txt": list.String(), "iocs.csv": csvb.String(), "bundle.json": stix.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLoadMillion measures loading 1M mixed indicators from files (issue
+// 5: under 5 s and 300 MiB). It runs only with VIGIL_INTEL_BENCH=1; with
+// VIGIL_INTEL_FEED_DIR set it writes the feed there and keeps it (for
+// vigil hunt --intel runs and /usr/bin/time -v).
+func TestLoadMillion(t *testing.T) {
+	if os.Getenv("VIGIL_INTEL_BENCH") == "" {
+		t.Skip("set VIGIL_INTEL_BENCH=1 to measure loading 1M indicators")
+	}
+	dir := os.Getenv("VIGIL_INTEL_FEED_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	writeMillionFeed(t, dir)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for run := 0; run < 3; run++ {
+		start := time.Now()
+		x, errs := LoadPaths([]string{dir})
+		el := time.Since(start)
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		t.Logf("run %d: %d indicators (%d errors) in %v; after GC, index live: HeapInuse %.1f MiB (HeapAlloc %.1f MiB)",
+			run, x.Len(), len(errs), el.Round(time.Millisecond), float64(m.HeapInuse-before.HeapInuse)/(1<<20), float64(m.HeapAlloc-before.HeapAlloc)/(1<<20))
+		// A few random IPv4 addresses repeat and are kept once.
+		if x.Len() < 999_900 || len(errs) > 0 {
+			t.Errorf("%d indicators, want ~1000000: %v", x.Len(), errs[:min(len(errs), 3)])
+		}
+		runtime.KeepAlive(x)
+		x = nil
+		runtime.GC()
 	}
 }

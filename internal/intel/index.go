@@ -23,11 +23,14 @@ type v6key struct {
 // set holds values of every type, each pointing at indicators. It is built
 // once and then only read.
 type set struct {
-	v4      map[uint32]ref
-	v6      map[[16]byte]ref
-	cidr4   map[uint64]ref // bits<<32 | masked address
-	cidr6   map[v6key]ref
-	lens4   []uint8 // prefix lengths present in cidr4, longest first
+	v4    map[uint32]ref
+	v6    map[[16]byte]ref
+	cidr4 map[uint64]ref // bits<<32 | masked address
+	cidr6 map[v6key]ref
+	lens4 []uint8 // prefix lengths present in cidr4, longest first
+	// cover4 has a bit for every /16 that an IPv4 network of cidr4 overlaps:
+	// an address outside them skips the probes of cidr4.
+	cover4  *[1 << 16 / 64]uint64
 	lens6   []uint8
 	domains map[string]ref // matched with every parent domain of a value
 	urls    map[string]ref // by appendURLKey
@@ -112,7 +115,18 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 				slices.Sort(s.lens4)
 				slices.Reverse(s.lens4)
 			}
-			return addRef(s, s.cidr4, uint64(bits)<<32|uint64(be32(p.Addr().As4())), i, dup)
+			x := be32(p.Addr().As4())
+			if s.cover4 == nil {
+				s.cover4 = new([1 << 16 / 64]uint64)
+			}
+			lo, hi := x>>16, x>>16
+			if bits < 16 {
+				hi = lo | (1<<(16-bits) - 1)
+			}
+			for k := lo; k <= hi; k++ {
+				s.cover4[k/64] |= 1 << (k % 64)
+			}
+			return addRef(s, s.cidr4, uint64(bits)<<32|uint64(x), i, dup)
 		}
 		if !slices.Contains(s.lens6, bits) {
 			s.lens6 = append(s.lens6, bits)
@@ -176,20 +190,7 @@ func be32(b [4]byte) uint32 {
 func (s *set) appendAddr(dst []ref, a netip.Addr) []ref {
 	a = a.Unmap()
 	if a.Is4() {
-		x := be32(a.As4())
-		if r, ok := s.v4[x]; ok {
-			dst = append(dst, r)
-		}
-		for _, bits := range s.lens4 {
-			mask := uint32(0)
-			if bits > 0 {
-				mask = ^uint32(0) << (32 - bits)
-			}
-			if r, ok := s.cidr4[uint64(bits)<<32|uint64(x&mask)]; ok {
-				dst = append(dst, r)
-			}
-		}
-		return dst
+		return s.appendV4(dst, be32(a.As4()))
 	}
 	b := a.As16()
 	if r, ok := s.v6[b]; ok {
@@ -328,6 +329,7 @@ func (s *set) lookup(t Type, v string, fn func(uint32)) {
 	case TypeIPv4, TypeIPv6:
 		if a, err := netip.ParseAddr(v); err == nil {
 			refs = s.appendAddr(refs, a)
+			refs = s.appendHostURL(refs, v)
 		}
 	case TypeCIDR:
 		if p, err := netip.ParsePrefix(v); err == nil {
@@ -335,6 +337,7 @@ func (s *set) lookup(t Type, v string, fn func(uint32)) {
 		}
 	case TypeDomain:
 		refs = s.appendDomain(refs, v)
+		refs = s.appendHostURL(refs, v)
 	case TypeURL:
 		refs = s.appendURL(refs, v)
 	case TypeEmail:
@@ -389,8 +392,59 @@ func (x *Index) WarninglistNames() []string {
 // Lookup recognises value's type from its shape (see Detect) and returns
 // every indicator that matches it: the same value, a network that contains
 // an address, a domain of which value is a sub-domain, the domain of an
-// e-mail address. Each match lists the warninglists the value is on.
+// e-mail address, a URL that names only the domain or address (feeds type
+// bare hosts as URLs: MISP url attributes, STIX url:value). Each match
+// lists the warninglists the value is on.
+//
+// It allocates only the matches it returns: hashes, IPv4 and IPv6
+// addresses, domains and file names, URLs and CVE ids are recognised by one
+// scan of the value's bytes and looked up without building strings; other
+// shapes (defanged values, networks, e-mail addresses, host/path URLs,
+// values with a port or surrounding spaces) go through Detect.
 func (x *Index) Lookup(value string) (Type, []Match) {
+	var refsBuf [16]ref
+	t, refs, ok := x.set.fastRefs(refsBuf[:0], value)
+	if !ok {
+		return x.lookupSlow(value)
+	}
+	if len(refs) == 0 {
+		return t, nil
+	}
+	var ms []Match
+	for _, r := range refs {
+		if r&multiRef == 0 {
+			ms = x.addMatch(ms, uint32(r))
+			continue
+		}
+		for _, i := range x.set.multi[r&^multiRef] {
+			ms = x.addMatch(ms, i)
+		}
+	}
+	if x.warn != nil {
+		_, v := Detect(value)
+		for i := range ms {
+			ms[i].Warninglists = x.warninglistsFor(t, v, ms[i].Indicator)
+		}
+	}
+	return t, ms
+}
+
+// addMatch appends indicator i to ms unless it is there.
+func (x *Index) addMatch(ms []Match, i uint32) []Match {
+	ind := &x.inds[i]
+	for _, m := range ms {
+		if m.Indicator == ind {
+			return ms
+		}
+	}
+	if ms == nil {
+		ms = make([]Match, 0, 2)
+	}
+	return append(ms, Match{Indicator: ind})
+}
+
+// lookupSlow is Lookup through Detect, for every shape.
+func (x *Index) lookupSlow(value string) (Type, []Match) {
 	t, v := Detect(value)
 	if t == TypeUnknown {
 		return t, nil

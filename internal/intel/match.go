@@ -17,10 +17,13 @@ import (
 //
 // Values are recognised by shape, whatever the field: an address (Sysmon
 // DestinationIp, Security IpAddress, Zeek id.orig_h, CloudTrail
-// sourceIPAddress…), a URL (and its host), an e-mail address (and its
-// domain), a domain name (DNS QueryName, Zeek query, HTTP host…), a hex hash,
-// a CVE id, a file name (the last element of a path such as Image). A
-// field named Hashes holds ALG=hex pairs (SHA256=…,MD5=…,IMPHASH=…).
+// sourceIPAddress…), also with a port or mapped into IPv6 (10.0.0.5:49712,
+// [10.0.2.17]:64046, ::ffff:10.0.0.5: the address is reported), a URL (and
+// its host), an e-mail address (and its domain), a domain name (DNS
+// QueryName, Zeek query, HTTP host…), a hex hash, a CVE id, a file name (the
+// last element of a path such as Image). A field named Hashes holds ALG=hex
+// pairs (SHA256=…,MD5=…,IMPHASH=…). A domain or IPv4 address also matches a
+// URL indicator that names only that host.
 //
 // MatchEvent allocates nothing for an event that matches nothing.
 func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match)) {
@@ -38,7 +41,19 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 		}
 		refs := refsBuf[:0]
 		mv := v // the value reported
+		isAddr := false
+		if cls, other := classes(v); other == len(v) && cls&(clDot|clColon) != 0 && cls&^(clDigit|clHex|clUpper|clDot|clColon) == 0 || v[0] == '[' {
+			// An address, or an address with a port (Security IpAddress
+			// and ClientIP write 10.0.0.5:49712): the address is reported.
+			if r, host, ok := s.addrPort(refs, v); ok {
+				refs, mv, isAddr = r, host, true
+				if _, v4 := parseIPv4(host); v4 {
+					refs = s.appendHostURL(refs, host)
+				}
+			}
+		}
 		switch t := hexType(v); {
+		case isAddr:
 		case t != TypeUnknown:
 			if t == TypeMD5 && strings.Contains(strings.ToLower(name), "imphash") {
 				t = TypeImphash
@@ -47,10 +62,6 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 				refs = s.appendHex(refs, TypeImphash, v)
 			}
 			refs = s.appendHex(refs, t, v)
-		case isAddrStart(v[0]) && x.addrLike(v):
-			if a, err := netip.ParseAddr(v); err == nil {
-				refs = s.appendAddr(refs, a)
-			}
 		case strings.Contains(v, "://"):
 			refs = x.appendURLAndHost(refs, v, buf[:0])
 		case strings.IndexByte(v, '@') > 0 && strings.IndexByte(v, ' ') < 0:
@@ -77,38 +88,15 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 					mv = base
 				}
 			}
-			if base == v && len(s.domains) > 0 && validDomain(strings.TrimSuffix(lb, ".")) {
+			if base == v && (len(s.domains) > 0 || len(s.urls) > 0) && validDomain(strings.TrimSuffix(lb, ".")) {
 				refs = s.appendDomain(refs, lb)
+				refs = s.appendHostURL(refs, strings.TrimSuffix(lb, "."))
 			}
 		}
 		for _, r := range refs {
 			x.emit(ev, r, name, mv, fn)
 		}
 	}
-}
-
-func isAddrStart(c byte) bool {
-	return c >= '0' && c <= '9' || c == ':' || c|0x20 >= 'a' && c|0x20 <= 'f'
-}
-
-// addrLike is a cheap test before parsing: an address has a '.' or ':'
-// and only hex digits besides.
-func (x *Index) addrLike(v string) bool {
-	if len(v) > 45 {
-		return false
-	}
-	sep := false
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c == '.' || c == ':':
-			sep = true
-		case c >= '0' && c <= '9', c|0x20 >= 'a' && c|0x20 <= 'f':
-		default:
-			return false
-		}
-	}
-	return sep
 }
 
 // emit calls fn for the indicators of r valid at the event's time.
