@@ -25,8 +25,11 @@ type Program struct {
 	Path  string      // file the rule came from
 	Index int         // position in the engine, stable for a given rule set
 
-	cond cnode
-	pf   *prefilter // nil: always evaluate
+	cond    cnode
+	pf      *prefilter       // nil: always evaluate
+	slots   [ndKinds][]int32 // by needle kind, the slots pf and the value needles use
+	wide    bool             // some needle of kind ndQuad or ndTri checks its slot's non-ASCII bit
+	anchors []byte           // the anchor bytes of its keyword quadgram needles
 
 	// Warnings say where the program may not behave as the rule's author
 	// meant (an unset placeholder matches nothing).
@@ -60,6 +63,8 @@ type Engine struct {
 	table    *normalize.Table
 	fieldIDs map[string]int32 // lower-cased Sigma field name -> slot
 	fields   []string         // slot -> lower-cased name
+
+	cache classCache // event classes, filled as matchers meet them
 }
 
 // Programs returns the compiled programs in order.
@@ -86,6 +91,9 @@ func Compile(files []*sigma.File, table *normalize.Table, opts Options) (*Engine
 		}
 	}
 	refused = append(refused, e.applyFilters(files, opts)...)
+	for _, p := range e.programs {
+		p.slots, p.wide, p.anchors = programSlots(p)
+	}
 	return e, refused
 }
 
@@ -248,7 +256,9 @@ func valueCost(v *valueMatcher) int {
 		}
 		return 8
 	case vkRegexp:
-		return 25
+		// A regular expression scans the value, often with backtracking:
+		// far costlier than a literal comparison behind its needle.
+		return 100
 	case vkAnyOf:
 		c := 0
 		for i := range v.alts {
@@ -544,7 +554,8 @@ func (c *compiler) values(fm *sigma.FieldMatcher, v sigma.Value, anchor int, cas
 		if err != nil {
 			return nil, fmt.Errorf("regular expression %q does not compile: %v", v.Text, err)
 		}
-		return []valueMatcher{{kind: vkRegexp, re: re, reLit: regexpLiteral(sigma.RegexpFlags(mods) + v.Text)}}, nil
+		expr := sigma.RegexpFlags(mods) + v.Text
+		return []valueMatcher{{kind: vkRegexp, re: re, reLit: regexpLiteral(expr), reCNF: regexpCNF(expr)}}, nil
 	}
 	// String matching, possibly through encodings.
 	pats := []sigma.Pattern{v.Pattern}

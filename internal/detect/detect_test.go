@@ -114,6 +114,7 @@ func TestModifiers(t *testing.T) {
 		{"hour", "sel: {UtcTime|hour: 3}", ev("UtcTime", "2025-11-26 03:11:27.908"), true},
 		{"unicode fold", "sel: {Name: 'ÄBC'}", ev("Name", "äbc"), true},
 		{"re i with long s", "sel: {CommandLine|re|i: 'mimikatz\\.exe'}", ev("CommandLine", "C:\\x\\MIMIKATZ.EXE"), true},
+		{"re i final sigma", "sel: {Name|re|i: 'xσy'}", ev("Name", "XςY"), true},
 		{"re i long s is s", "sel: {CommandLine|re|i: 'sekurlsa'}", ev("CommandLine", "run ſekurlſa::x"), true},
 	}
 	for _, c := range cases {

@@ -4,9 +4,12 @@
 //	sigma.Rule (spec) -> Compile (validate, fold case, compile regexps) -> Engine (immutable)
 //	event.Event -> Matcher.Match (route by logsource, evaluate candidates) -> matching programs
 //
-// An [Engine] is built once and is safe for concurrent use. Evaluation state
-// (the per-event field index, lower-cased values, the cache of event classes)
-// lives in a [Matcher], one per goroutine.
+// An [Engine] is built once and is safe for concurrent use; it also caches,
+// under a lock, what its matchers learn about event classes (the programs
+// that apply and their prefilter index, built once per set of logsources).
+// Evaluation state (the per-event field index, lower-cased values, a
+// per-matcher map of the classes met) lives in a [Matcher], one per
+// goroutine.
 //
 // Per event, the matcher computes the event's class key (the values of the
 // normalisation table's key fields, such as Channel and EventID), looks up
