@@ -34,7 +34,7 @@
 //
 // # Regenerating
 //
-// With the corpus at /work/shared/corpus/attack (LICENSE.txt, SOURCE.txt
+// With the corpus at ../shared/corpus/attack beside the repository (LICENSE.txt, SOURCE.txt
 // naming the "ATT&CK vN.N" release, and enterprise-attack/ and ics-attack/,
 // each with attack-pattern/ and x-mitre-tactic/ folders of one STIX JSON
 // file per object), run
