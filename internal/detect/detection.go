@@ -59,18 +59,21 @@ type EventRef struct {
 // event (which may be reused after the call).
 func NewDetection(p *Program, ev *event.Event) Detection {
 	r := p.Rule
+	d := FromEvent(ev)
+	d.RuleID, d.RuleTitle, d.Level, d.Status = r.ID, r.Title, r.Level, r.Status
+	d.Author, d.Tags, d.RulePath = r.Author, r.Tags, p.Path
+	return d
+}
+
+// FromEvent returns a detection holding a copy of the event (time, record,
+// source, fields, and the computer, channel and event id read from them),
+// for a producer to fill in what matched.
+func FromEvent(ev *event.Event) Detection {
 	d := Detection{
-		Time:      ev.Time,
-		RuleID:    r.ID,
-		RuleTitle: r.Title,
-		Level:     r.Level,
-		Status:    r.Status,
-		Author:    r.Author,
-		Tags:      r.Tags,
-		RulePath:  p.Path,
-		RecordID:  ev.Record,
-		Source:    ev.Source,
-		Fields:    ev.Fields(),
+		Time:     ev.Time,
+		RecordID: ev.Record,
+		Source:   ev.Source,
+		Fields:   ev.Fields(),
 	}
 	for _, f := range d.Fields {
 		switch f.Name {

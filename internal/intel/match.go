@@ -254,35 +254,12 @@ func (m Match) Level() string {
 // intel.tlp, intel.labels, intel.warninglist (and intel.note when set).
 func NewDetection(ev *event.Event, field, value string, m Match) detect.Detection {
 	ind := m.Indicator
-	d := detect.Detection{
-		Time:      ev.Time,
-		RuleID:    "intel:" + ind.Source,
-		RuleTitle: "Threat intelligence match: " + ind.Type.String() + " " + ind.Value,
-		Level:     m.Level(),
-		Author:    ind.Source,
-		RulePath:  ind.Path,
-		RecordID:  ev.Record,
-		Source:    ev.Source,
-		Fields:    ev.Fields(),
-	}
+	d := detect.FromEvent(ev)
+	d.RuleID = "intel:" + ind.Source
+	d.RuleTitle = "Threat intelligence match: " + ind.Type.String() + " " + ind.Value
+	d.Level, d.Author, d.RulePath = m.Level(), ind.Source, ind.Path
 	for _, a := range ind.Attack {
 		d.Tags = append(d.Tags, "attack."+strings.ToLower(a))
-	}
-	for _, f := range d.Fields {
-		switch f.Name {
-		case "Computer":
-			if d.Computer == "" {
-				d.Computer = f.Value
-			}
-		case "Channel":
-			if d.Channel == "" {
-				d.Channel = f.Value
-			}
-		case "EventID":
-			if d.EventID == "" {
-				d.EventID = f.Value
-			}
-		}
 	}
 	d.Fields = append(d.Fields,
 		event.Field{Name: "intel.field", Value: strings.Clone(field)},
