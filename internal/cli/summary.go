@@ -36,9 +36,6 @@ type ruleCount struct {
 	n                int
 }
 
-// userFields are the event fields that name the acting or target user.
-var userFields = []string{"User", "TargetUserName", "SubjectUserName", "AccountName", "UserName"}
-
 func (s *summary) add(d *detect.Detection) {
 	if s.byLevel == nil {
 		s.byLevel = map[string]int{}
@@ -59,11 +56,8 @@ func (s *summary) add(d *detect.Detection) {
 	if d.Computer != "" {
 		s.byComputer[d.Computer]++
 	}
-	for _, f := range userFields {
-		if v := d.Field(f); v != "" && v != "-" {
-			s.byUser[v]++
-			break
-		}
+	if u := d.User(); u != "" {
+		s.byUser[u]++
 	}
 	tactics, techs := attack.ParseTags(d.Tags)
 	for _, t := range tactics {

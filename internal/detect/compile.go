@@ -487,60 +487,41 @@ func (c *compiler) fieldref(fm *sigma.FieldMatcher, m *fieldNode) (cnode, error)
 	return m, nil
 }
 
+// The numeric comparison and time-part modifiers, by modifier.
+var (
+	cmpOps    = map[sigma.Modifier]cmpOp{sigma.ModLt: cmpLt, sigma.ModLte: cmpLte, sigma.ModGt: cmpGt, sigma.ModGte: cmpGte}
+	timeParts = map[sigma.Modifier]timePart{sigma.ModMinute: tpMinute, sigma.ModHour: tpHour, sigma.ModDay: tpDay, sigma.ModWeek: tpWeek, sigma.ModMonth: tpMonth, sigma.ModYear: tpYear}
+)
+
 // values compiles one value into one or more alternatives.
 func (c *compiler) values(fm *sigma.FieldMatcher, v sigma.Value, anchor int, cased bool) ([]valueMatcher, error) {
 	mods := fm.Modifiers
 	if v.Kind == sigma.KindNull {
 		return []valueMatcher{{kind: vkNull}}, nil
 	}
-	// Numeric comparisons.
+	// Numeric comparisons, then time parts (a chain combining both, such
+	// as hour|gte, is not supported yet: the comparison wins).
 	for _, mod := range mods {
-		var op cmpOp
-		switch mod {
-		case sigma.ModLt:
-			op = cmpLt
-		case sigma.ModLte:
-			op = cmpLte
-		case sigma.ModGt:
-			op = cmpGt
-		case sigma.ModGte:
-			op = cmpGte
-		default:
-			continue
-		}
-		n, ok := v.Number()
-		if !ok {
-			f, err := strconv.ParseFloat(v.Text, 64)
-			if err != nil {
-				return nil, fmt.Errorf("%s needs a number, got %q", mod, v.Text)
+		if op, ok := cmpOps[mod]; ok {
+			n, ok := v.Number()
+			if !ok {
+				f, err := strconv.ParseFloat(v.Text, 64)
+				if err != nil {
+					return nil, fmt.Errorf("%s needs a number, got %q", mod, v.Text)
+				}
+				n = f
 			}
-			n = f
+			return []valueMatcher{{kind: vkCmp, cmp: op, num: n}}, nil
 		}
-		return []valueMatcher{{kind: vkCmp, cmp: op, num: n}}, nil
 	}
 	for _, mod := range mods {
-		var part timePart
-		switch mod {
-		case sigma.ModMinute:
-			part = tpMinute
-		case sigma.ModHour:
-			part = tpHour
-		case sigma.ModDay:
-			part = tpDay
-		case sigma.ModWeek:
-			part = tpWeek
-		case sigma.ModMonth:
-			part = tpMonth
-		case sigma.ModYear:
-			part = tpYear
-		default:
-			continue
+		if part, ok := timeParts[mod]; ok {
+			n, ok := v.Number()
+			if !ok {
+				return nil, fmt.Errorf("%s needs an integer, got %q", mod, v.Text)
+			}
+			return []valueMatcher{{kind: vkTime, part: part, num: n}}, nil
 		}
-		n, ok := v.Number()
-		if !ok {
-			return nil, fmt.Errorf("%s needs an integer, got %q", mod, v.Text)
-		}
-		return []valueMatcher{{kind: vkTime, part: part, num: n}}, nil
 	}
 	if mods.Has(sigma.ModCIDR) {
 		p, err := sigma.ParseCIDR(v.Text)

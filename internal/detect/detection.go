@@ -94,6 +94,23 @@ func FromEvent(ev *event.Event) Detection {
 	return d
 }
 
+// UserFields name the event fields that say who acted or was acted upon,
+// in order of preference.
+var UserFields = [...]string{"User", "TargetUserName", "SubjectUserName", "AccountName", "UserName"}
+
+// User returns the first meaningful value (not empty, not "-") of the
+// UserFields, or "".
+func (d *Detection) User() string {
+	for _, name := range UserFields {
+		for _, f := range d.Fields {
+			if f.Name == name && f.Value != "" && f.Value != "-" {
+				return f.Value
+			}
+		}
+	}
+	return ""
+}
+
 // Field returns the first value of the named event field.
 func (d *Detection) Field(name string) string {
 	for _, f := range d.Fields {

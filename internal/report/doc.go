@@ -12,7 +12,7 @@
 // Its memory does not grow with the number of detections: it keeps counts
 // by level per time bucket (the buckets are merged into wider ones when
 // there are too many), by rule, host, user (the first non-empty of the event
-// fields User, TargetUserName and SubjectUserName), ATT&CK tactic and
+// fields detect.UserFields), ATT&CK tactic and
 // technique (from the rules' attack.* tags); the first MaxRows detections
 // for the table; and the first MaxStories correlation detections (those
 // with a Correlation) in full as stories, with their contributing events.

@@ -308,9 +308,6 @@ func NewBuilder(meta Meta) *Builder {
 // and the numbers of files, bytes and events are known.
 func (b *Builder) SetMeta(meta Meta) { b.meta = meta }
 
-// userFields name the acting or target user, in order of preference.
-var userFields = [...]string{"User", "TargetUserName", "SubjectUserName"}
-
 // Add counts d and keeps it for the table (and as a story when it is a
 // correlation detection) while there is room. Call it for every detection
 // in output order. Add copies what it keeps; d may be reused afterwards.
@@ -410,12 +407,8 @@ func (b *Builder) maxStories() int {
 }
 
 func userOf(d *detect.Detection) string {
-	for _, name := range userFields {
-		for _, f := range d.Fields {
-			if f.Name == name && f.Value != "" && f.Value != "-" {
-				return valid(f.Value)
-			}
-		}
+	if u := d.User(); u != "" {
+		return valid(u)
 	}
 	return ""
 }
