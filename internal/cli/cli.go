@@ -40,6 +40,8 @@ func commands() []command {
 		{"dump", "decode EVTX files to JSON lines, JSON or XML", runDump},
 		{"rules", "check, test and update Sigma rules", runRules},
 		{"intel", "look up values in threat intelligence feeds", runIntel},
+		{"serve", "run continuous detection: ingest, detect, store, API", runServe},
+		{"token", "create, list and revoke API tokens of a server", runToken},
 		{"version", "print vigil's version", runVersion},
 	}
 }

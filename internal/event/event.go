@@ -104,11 +104,19 @@ func (e *Event) Get(name string) (string, bool) {
 	return "", false
 }
 
-// Fields returns a copy of every field.
+// Fields returns a copy of every field. The values share one copy of the
+// event's text (two allocations per call, not one per field): a detection
+// keeps all of them or none.
 func (e *Event) Fields() []Field {
 	out := make([]Field, len(e.names))
+	end := int32(0)
+	for _, s := range e.spans {
+		end = max(end, s.end)
+	}
+	text := string(e.buf[:end])
 	for i := range e.names {
-		out[i] = Field{Name: e.names[i], Value: string(e.Bytes(i))}
+		s := e.spans[i]
+		out[i] = Field{Name: e.names[i], Value: text[s.off:s.end]}
 	}
 	return out
 }
