@@ -15,11 +15,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Names of the stream, its subjects and the workers' durable consumer.
+// DefaultStream is the name of the event stream; its subjects are
+// "vigil.STREAM.SOURCE". The workers' durable consumer is ConsumerName.
 const (
-	StreamName   = "VIGIL_EVENTS"
-	subjectRoot  = "vigil.events"
-	ConsumerName = "vigil-workers"
+	DefaultStream = "VIGIL_EVENTS"
+	ConsumerName  = "vigil-workers"
 )
 
 // Message headers.
@@ -47,6 +47,10 @@ type Options struct {
 	// AckWait is how long a worker may hold a batch before it is given to
 	// another; 0 means 30 s.
 	AckWait time.Duration
+	// Stream names the JetStream stream (default DefaultStream): servers
+	// sharing a NATS cluster but serving different organisations each
+	// use their own.
+	Stream string
 	// SyncAlways makes the embedded server fsync every write (survives a
 	// power cut, slower). Without it writes reach the operating system
 	// before a publish is acknowledged (survives a process crash) and are
@@ -75,6 +79,12 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 	if o.AckWait <= 0 {
 		o.AckWait = 30 * time.Second
 	}
+	if o.Stream == "" {
+		o.Stream = DefaultStream
+	}
+	if strings.ContainsAny(o.Stream, ".*> \t/\\") {
+		return nil, fmt.Errorf("stream name %q: use letters, digits, '-' and '_' only", o.Stream)
+	}
 	b := &Bus{opts: o}
 	var err error
 	if o.URL == "" {
@@ -97,9 +107,9 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 		return nil, err
 	}
 	cfg := jetstream.StreamConfig{
-		Name:        StreamName,
+		Name:        o.Stream,
 		Description: "vigil: event batches waiting for detection",
-		Subjects:    []string{subjectRoot + ".>"},
+		Subjects:    []string{"vigil." + o.Stream + ".>"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		MaxBytes:    o.MaxBytes,
@@ -112,7 +122,7 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrJetStreamNotEnabled) {
 			return nil, fmt.Errorf("NATS server at %s does not have JetStream enabled: start it with -js (nats-server -js)", redactURL(o.URL))
 		}
-		return nil, fmt.Errorf("creating the JetStream stream %s: %w", StreamName, err)
+		return nil, fmt.Errorf("creating the JetStream stream %s: %w", o.Stream, err)
 	}
 	_, err = b.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
@@ -189,7 +199,7 @@ func (b *Bus) Publish(ctx context.Context, batch *Batch) error {
 	if batch.ID == "" {
 		return errors.New("bus: batch without id")
 	}
-	m := nats.NewMsg(subjectRoot + "." + subjectToken(batch.Source))
+	m := nats.NewMsg("vigil." + b.opts.Stream + "." + subjectToken(batch.Source))
 	m.Header.Set(hdrSource, batch.Source)
 	m.Header.Set(hdrEvents, strconv.Itoa(batch.Events))
 	m.Header.Set(hdrReceived, strconv.FormatInt(batch.Received.UnixNano(), 10))

@@ -38,6 +38,7 @@ type serveConfig struct {
 	Tail          []string `yaml:"tail"`
 	DropDir       string   `yaml:"drop_dir"`
 	NATS          string   `yaml:"nats"`
+	NATSStream    string   `yaml:"nats_stream"`
 	DB            string   `yaml:"db"`
 	Role          string   `yaml:"role"`
 	Workers       int      `yaml:"workers"`
@@ -45,6 +46,7 @@ type serveConfig struct {
 	LogFormat     string   `yaml:"log_format"`
 	MaxQueue      string   `yaml:"max_queue"`
 	SyncAlways    bool     `yaml:"sync_always"`
+	AckWait       string   `yaml:"ack_wait"`
 	RetentionDays int      `yaml:"retention_days"`
 	MaxDetections int64    `yaml:"max_detections"`
 }
@@ -91,6 +93,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		{"tail", "VIGIL_TAIL", "follow `FILE` (JSON lines or syslog text; repeatable); survives rotation and restarts", true},
 		{"drop-dir", "VIGIL_DROP_DIR", "folder watched for EVTX/JSON files (default DATA-DIR/drop; off to disable)", false},
 		{"nats", "VIGIL_NATS", "external NATS JetStream `URL` (default: embedded, no port)", false},
+		{"nats-stream", "VIGIL_NATS_STREAM", "JetStream stream `NAME` (default VIGIL_EVENTS): one per organisation on a shared cluster", false},
 		{"db", "VIGIL_DB", "database `URL`: postgres://… (default: SQLite in the data directory)", false},
 		{"role", "VIGIL_ROLE", "what this process runs: all, ingest, worker or api", false},
 		{"workers", "VIGIL_WORKERS", "detection goroutines (default: one per CPU)", false},
@@ -98,6 +101,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		{"log-format", "VIGIL_LOG_FORMAT", "text or json", false},
 		{"max-queue", "VIGIL_MAX_QUEUE", "bytes of queued events before ingest refuses (e.g. 512MiB, 4GiB)", false},
 		{"sync-always", "VIGIL_SYNC_ALWAYS", "fsync every queue write (true/false): survives power loss, slower", false},
+		{"ack-wait", "VIGIL_ACK_WAIT", "how long a worker may hold a batch before it is given to another (default 30s)", false},
 		{"retention-days", "VIGIL_RETENTION_DAYS", "delete detections older than this many days (0: keep)", false},
 		{"max-detections", "VIGIL_MAX_DETECTIONS", "keep at most this many detections (0: no limit)", false},
 	}
@@ -241,6 +245,8 @@ func (c *serveConfig) set(name, v string) error {
 		c.DropDir = v
 	case "nats":
 		c.NATS = v
+	case "nats-stream":
+		c.NATSStream = v
 	case "db":
 		c.DB = v
 	case "role":
@@ -259,6 +265,8 @@ func (c *serveConfig) set(name, v string) error {
 			return fmt.Errorf("%q is not true or false", v)
 		}
 		c.SyncAlways = b
+	case "ack-wait":
+		c.AckWait = v
 	case "retention-days":
 		return num(&c.RetentionDays)
 	case "max-detections":
@@ -310,7 +318,14 @@ func (c *serveConfig) options(e *env) (serve.Options, *slog.Logger, error) {
 	if role != serve.RoleAll && (c.NATS == "" || c.DB == "") {
 		return o, nil, fmt.Errorf("--role %s shares work with other processes: it needs --nats URL and --db postgres://… that they share (the embedded queue and database belong to one process)", role)
 	}
+	var ackWait time.Duration
+	if c.AckWait != "" {
+		if ackWait, err = time.ParseDuration(c.AckWait); err != nil || ackWait < time.Second {
+			return o, nil, fmt.Errorf("ack wait %q: give a duration of at least 1s, such as 30s", c.AckWait)
+		}
+	}
 	o = serve.Options{
+		AckWait:       ackWait,
 		DataDir:       c.DataDir,
 		Role:          role,
 		HTTPAddr:      c.HTTP,
@@ -320,6 +335,7 @@ func (c *serveConfig) options(e *env) (serve.Options, *slog.Logger, error) {
 		SyslogTCP:     c.SyslogTCP,
 		SyslogTLS:     c.SyslogTLS,
 		NATS:          c.NATS,
+		NATSStream:    c.NATSStream,
 		DB:            c.DB,
 		Workers:       c.Workers,
 		MaxQueueBytes: maxQueue,

@@ -61,8 +61,9 @@ type Options struct {
 	SyslogTCP string
 	SyslogTLS string
 
-	NATS string // external NATS URL; "" embeds a server
-	DB   string // "" (SQLite in DataDir), sqlite:PATH or postgres://…
+	NATS       string // external NATS URL; "" embeds a server
+	NATSStream string // JetStream stream name; default bus.DefaultStream
+	DB         string // "" (SQLite in DataDir), sqlite:PATH or postgres://…
 
 	Engine  *detect.Engine // compiled rules (required for worker and api roles)
 	Workers int            // detection goroutines; default one per CPU
@@ -71,7 +72,11 @@ type Options struct {
 	MaxMessage    int   // bytes of one syslog message; default 64 KiB
 	MaxQueueBytes int64 // bytes of queued batches before ingest refuses; default 1 GiB
 	SyncAlways    bool  // fsync every queue write (embedded queue)
-	Retention     store.Retention
+	// AckWait is how long a worker may hold a batch before the queue gives
+	// it to another worker (a dead worker's batches wait this long);
+	// default 30 s.
+	AckWait   time.Duration
+	Retention store.Retention
 
 	// Tail lists files to follow (JSON lines or syslog text).
 	Tail []string
@@ -153,7 +158,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if s.store, err = store.Open(ctx, o.DB, o.DataDir); err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	if s.bus, err = bus.Open(ctx, bus.Options{URL: o.NATS, DataDir: o.DataDir, MaxBytes: o.MaxQueueBytes, SyncAlways: o.SyncAlways}); err != nil {
+	if s.bus, err = bus.Open(ctx, bus.Options{URL: o.NATS, DataDir: o.DataDir, MaxBytes: o.MaxQueueBytes, SyncAlways: o.SyncAlways, AckWait: o.AckWait, Stream: o.NATSStream}); err != nil {
 		s.store.Close()
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -202,7 +207,7 @@ func (s *Server) ensureAdminToken(ctx context.Context) error {
 // listen opens the configured listeners.
 func (s *Server) listen() error {
 	o := s.opts
-	if (o.Role.ingest() || o.Role.api()) && o.HTTPAddr != "off" {
+	if o.HTTPAddr != "off" {
 		ln, err := net.Listen("tcp", o.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("--http %s: %w", o.HTTPAddr, err)
