@@ -151,6 +151,11 @@ var decoders = sync.Pool{New: func() any { return source.NewDecoder() }}
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	tok := tokenOf(r)
 	const src = "http"
+	if r.ContentLength > s.opts.MaxBody {
+		s.metrics.rejected.WithLabelValues(src, "too-large").Inc()
+		fail(w, http.StatusRequestEntityTooLarge, "request body of %d bytes is larger than %d MiB: nothing was queued; send smaller requests", r.ContentLength, s.opts.MaxBody>>20)
+		return
+	}
 	body := http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
 	var in io.Reader = body
 	br := bufio.NewReaderSize(in, 64<<10)
