@@ -327,3 +327,46 @@ func TestIdempotencyKey(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestOpenAPIDescribesEveryRoute holds the OpenAPI document and the routes
+// together, and checks the document the server serves.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	h := newHarness(t, nil)
+	code, b := h.req(t, "GET", "/api/openapi.json", h.tokens[auth.RoleViewer], nil)
+	if code != 200 {
+		t.Fatalf("%d %s", code, b)
+	}
+	var doc struct {
+		OpenAPI string                               `json:"openapi"`
+		Paths   map[string]map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi %q", doc.OpenAPI)
+	}
+	n := 0
+	for _, rt := range h.s.routes() {
+		op, ok := doc.Paths[rt.path][strings.ToLower(rt.method)]
+		if !ok {
+			t.Errorf("%s %s is not in openapi.json", rt.method, rt.path)
+			continue
+		}
+		n++
+		if _, ok := op["responses"]; !ok {
+			t.Errorf("%s %s: no responses", rt.method, rt.path)
+		}
+		sec, hasSec := op["security"]
+		if open := rt.need == ""; open != (hasSec && len(sec.([]any)) == 0) {
+			t.Errorf("%s %s: security in openapi.json does not match the route (need %q)", rt.method, rt.path, rt.need)
+		}
+	}
+	described := 0
+	for _, ops := range doc.Paths {
+		described += len(ops)
+	}
+	if described != n {
+		t.Errorf("openapi.json describes %d operations, the server has %d", described, n)
+	}
+}

@@ -250,26 +250,50 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// route is one HTTP route: who may call it and which roles serve it.
+type route struct {
+	method, path string
+	need         auth.Role // "" for no authentication
+	serves       func(Role) bool
+	handler      http.HandlerFunc
+}
+
+func always(Role) bool { return true }
+
+// routes lists every route; the OpenAPI document describes each (a test
+// holds them together).
+func (s *Server) routes() []route {
+	metricsHandler := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP
+	return []route{
+		{"GET", "/healthz", "", always, s.handleHealth},
+		{"GET", "/metrics", auth.RoleViewer, always, metricsHandler},
+		{"GET", "/api/openapi.json", auth.RoleViewer, always, s.handleOpenAPI},
+		{"POST", "/api/v1/events", auth.RoleIngest, Role.ingest, s.handleEvents},
+		{"GET", "/api/v1/stats", auth.RoleViewer, Role.api, s.handleStats},
+		{"GET", "/api/v1/detections", auth.RoleViewer, Role.api, s.handleDetections},
+		{"GET", "/api/v1/rules", auth.RoleViewer, Role.api, s.handleRules},
+		{"PATCH", "/api/v1/rules/{id}", auth.RoleAnalyst, Role.api, s.handleRuleUpdate},
+		{"GET", "/api/v1/tokens", auth.RoleAdmin, Role.api, s.handleTokens},
+		{"POST", "/api/v1/tokens", auth.RoleAdmin, Role.api, s.handleTokenCreate},
+		{"DELETE", "/api/v1/tokens/{id}", auth.RoleAdmin, Role.api, s.handleTokenRevoke},
+	}
+}
+
 // Handler returns the HTTP routes of the process's role.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.count("/healthz", s.handleHealth))
-	mux.HandleFunc("GET /metrics", s.guard("/metrics", auth.RoleViewer, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP))
-	mux.HandleFunc("GET /api/openapi.json", s.guard("/api/openapi.json", auth.RoleViewer, s.handleOpenAPI))
-	if s.opts.Role.ingest() {
-		mux.HandleFunc("POST /api/v1/events", s.guard("/api/v1/events", auth.RoleIngest, s.handleEvents))
-	}
-	if s.opts.Role.api() {
-		mux.HandleFunc("GET /api/v1/stats", s.guard("/api/v1/stats", auth.RoleViewer, s.handleStats))
-		mux.HandleFunc("GET /api/v1/detections", s.guard("/api/v1/detections", auth.RoleViewer, s.handleDetections))
-		mux.HandleFunc("GET /api/v1/rules", s.guard("/api/v1/rules", auth.RoleViewer, s.handleRules))
-		mux.HandleFunc("PATCH /api/v1/rules/{id}", s.guard("/api/v1/rules/{id}", auth.RoleAnalyst, s.handleRuleUpdate))
-		mux.HandleFunc("GET /api/v1/tokens", s.guard("/api/v1/tokens", auth.RoleAdmin, s.handleTokens))
-		mux.HandleFunc("POST /api/v1/tokens", s.guard("/api/v1/tokens", auth.RoleAdmin, s.handleTokenCreate))
-		mux.HandleFunc("DELETE /api/v1/tokens/{id}", s.guard("/api/v1/tokens/{id}", auth.RoleAdmin, s.handleTokenRevoke))
+	for _, rt := range s.routes() {
+		if !rt.serves(s.opts.Role) {
+			continue
+		}
+		h := s.count(rt.path, rt.handler)
+		if rt.need != "" {
+			h = s.guard(rt.path, rt.need, rt.handler)
+		}
+		mux.HandleFunc(rt.method+" "+rt.path, h)
 	}
 	mux.HandleFunc("/", s.count("other", func(w http.ResponseWriter, r *http.Request) {
-		fail(w, http.StatusNotFound, "no route %s %s: see /api/openapi.json", r.Method, r.URL.Path)
+		fail(w, http.StatusNotFound, "no route %s %s in this process (role %s): see /api/openapi.json", r.Method, r.URL.Path, s.opts.Role)
 	}))
 	return logRequests(s.log, mux)
 }
