@@ -29,6 +29,9 @@ const (
 	hdrReceived = "Vigil-Received"
 )
 
+// publishTimeout bounds the wait for JetStream to confirm a publish.
+const publishTimeout = 30 * time.Second
+
 // ErrFull is returned by Publish when the stream holds as many bytes as it
 // may: the workers are behind. Retry later.
 var ErrFull = errors.New("event queue is full: detection workers are behind; retry later")
@@ -204,6 +207,14 @@ func (b *Bus) Publish(ctx context.Context, batch *Batch) error {
 	m.Header.Set(hdrEvents, strconv.Itoa(batch.Events))
 	m.Header.Set(hdrReceived, strconv.FormatInt(batch.Received.UnixNano(), 10))
 	m.Data = batch.Data
+	if _, ok := ctx.Deadline(); !ok {
+		// Wait for the stored acknowledgement longer than the client's
+		// default: an overloaded server answers late, and an answer
+		// given up on leaves the caller unsure whether the batch is in.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
+		defer cancel()
+	}
 	_, err := b.js.PublishMsg(ctx, m, jetstream.WithMsgID(batch.ID))
 	if err != nil {
 		if isFull(err) {
@@ -244,7 +255,11 @@ type Delivery struct {
 }
 
 // Ack tells the queue the batch is done; it is removed from the stream.
-func (d *Delivery) Ack(ctx context.Context) error { return d.msg.DoubleAck(ctx) }
+func (d *Delivery) Ack(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	return d.msg.DoubleAck(ctx)
+}
 
 // Nak asks for the batch to be delivered again after delay.
 func (d *Delivery) Nak(delay time.Duration) error { return d.msg.NakWithDelay(delay) }

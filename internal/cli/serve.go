@@ -6,9 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -177,6 +180,14 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "vigil serve: %v\n", err)
 		return exitUsage
 	}
+	// The server's memory budget is 1 GiB: collect less often than Go's
+	// default while the heap is small, and hard before the budget.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(300)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(640 << 20)
+	}
 	if opts.Role.NeedsRules() {
 		ro := ruleOptions{paths: cfg.Rules, minLevel: cfg.MinLevel}
 		start := time.Now()
@@ -191,6 +202,11 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		log.Info("rules loaded", "rules", len(lr.engine.Programs()), "refused_files", len(lr.refused), "not_compiled", len(lr.uncompile), "took", time.Since(start).Round(time.Millisecond))
 		opts.Engine = lr.engine
+	}
+	if addr := os.Getenv("VIGIL_PPROF"); addr != "" {
+		// A debugging aid: Go's profiler on a separate listener.
+		go func() { log.Warn("pprof stopped", "error", http.ListenAndServe(addr, pprofMux())) }()
+		log.Warn("profiling endpoint enabled (VIGIL_PPROF); do not expose it", "addr", addr)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -381,4 +397,12 @@ func redactDB(u string) string {
 		return u[:sch+3] + cred[:i] + ":***" + u[at:]
 	}
 	return u
+}
+
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/heap", pprof.Index)
+	return mux
 }

@@ -142,7 +142,16 @@ type recordError struct {
 	Error string `json:"error"`
 }
 
-var decoders = sync.Pool{New: func() any { return source.NewDecoder() }}
+// ingestState is what one events request works with, pooled so that the
+// buffers of a request's batch and event are reused by the next.
+type ingestState struct {
+	dec *source.Decoder
+	ev  event.Event
+	bb  batchBuilder
+	br  *bufio.Reader
+}
+
+var ingestStates = sync.Pool{New: func() any { return &ingestState{dec: source.NewDecoder(), br: bufio.NewReaderSize(nil, 64<<10)} }}
 
 // handleEvents takes NDJSON events (flat JSON, evtx_dump layout, Winlogbeat;
 // optionally gzip), queues them durably and answers 202 with the number
@@ -157,8 +166,14 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
-	var in io.Reader = body
-	br := bufio.NewReaderSize(in, 64<<10)
+	ist := ingestStates.Get().(*ingestState)
+	defer func() {
+		ist.bb.reset()
+		ist.br.Reset(nil)
+		ingestStates.Put(ist)
+	}()
+	br := ist.br
+	br.Reset(body)
 	head, _ := br.Peek(2)
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") || source.IsGzip(head) {
 		zr, err := gzip.NewReader(br)
@@ -180,13 +195,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		h := sha256.Sum256([]byte(tok.ID + "\x00" + idem))
 		idBase = "http-" + hex.EncodeToString(h[:16]) + "-"
 	}
-	dec := decoders.Get().(*source.Decoder)
-	defer decoders.Put(dec)
+	dec := ist.dec
+	bb := &ist.bb
+	ev := &ist.ev
 	evSource := "http/" + tok.Name
 	var (
 		res     ingestResult
-		bb      batchBuilder
-		ev      event.Event
 		part    int
 		line    int
 		inflate int64
@@ -226,7 +240,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		if tooLong {
 			reject(line, fmt.Errorf("record longer than %d MiB; skipped", maxLine>>20))
 		} else if rec = bytes.TrimSpace(rec); len(rec) > 0 {
-			_, derr := dec.Record(rec, evSource, line, -1, &ev, func(ev *event.Event) {
+			_, derr := dec.Record(rec, evSource, line, -1, ev, func(ev *event.Event) {
 				for pubErr == nil {
 					ok, aerr := bb.add(ev, time.Now())
 					if aerr != nil {
