@@ -22,6 +22,7 @@ const (
 	FormatEVTX                  // Windows XML Event Log
 	FormatJSONL                 // one JSON object per line (NDJSON)
 	FormatJSON                  // one JSON document: an object, an array of objects, or concatenated objects
+	FormatSyslog                // syslog text: one RFC 5424 or RFC 3164 message per line (syslog.go)
 )
 
 func (f Format) String() string {
@@ -32,6 +33,8 @@ func (f Format) String() string {
 		return "jsonl"
 	case FormatJSON:
 		return "json"
+	case FormatSyslog:
+		return "syslog"
 	}
 	return "unknown"
 }
@@ -86,6 +89,9 @@ func Detect(head []byte) Format {
 		return FormatJSON
 	case '{':
 	default:
+		if isSyslog(b) {
+			return FormatSyslog
+		}
 		return FormatUnknown
 	}
 	line := b

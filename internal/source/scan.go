@@ -49,6 +49,7 @@ type Unit struct {
 	file     *evtx.File
 	chunk    *evtx.Chunk // set by the worker when the chunk was read
 	batch    *batch
+	syslog   *syslogInfo // syslog files (syslog.go)
 	problems []error
 	w        *worker
 }
@@ -83,6 +84,9 @@ type batch struct {
 }
 
 var batchPool = sync.Pool{New: func() any { return new(batch) }}
+
+// headPool holds the buffers produce sniffs a file's format with.
+var headPool = sync.Pool{New: func() any { return new([SniffLen]byte) }}
 
 func getBatch() *batch {
 	b := batchPool.Get().(*batch)
@@ -128,6 +132,8 @@ func (u *Unit) Events(ev *event.Event, fn func(ev *event.Event), problem func(er
 	switch {
 	case u.chunk != nil:
 		return u.evtxEvents(ev, fn, problem)
+	case u.batch != nil && u.Format == FormatSyslog:
+		return u.syslogEvents(ev, fn, problem)
 	case u.batch != nil:
 		return u.jsonEvents(ev, fn, problem)
 	}
@@ -270,7 +276,9 @@ func produce(path string, send func(*Unit) sendResult) bool {
 		f.Close()
 		return errUnit(FormatUnknown, false, 0, fmt.Errorf("%s is a directory: expand directories with source.Expand first", path))
 	}
-	head := make([]byte, SniffLen)
+	hp := headPool.Get().(*[SniffLen]byte) // one file at a time: reused, not kept
+	defer headPool.Put(hp)
+	head := hp[:]
 	n, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		f.Close()
@@ -301,6 +309,9 @@ func produce(path string, send func(*Unit) sendResult) bool {
 		return errUnit(format, gz, size, fmt.Errorf("cannot read %s: %w", path, unwrapPathErr(err)))
 	}
 	defer f.Close()
+	if format == FormatSyslog {
+		return produceSyslog(path, f, size, st.ModTime(), gz, send)
+	}
 	return produceJSON(path, f, size, format, gz, send)
 }
 
@@ -370,7 +381,7 @@ func produceJSON(path string, f io.Reader, size int64, format Format, gz bool, s
 	p := &jsonProducer{path: path, format: format, gz: gz, size: size, cr: cr, send: send}
 	br := bufio.NewReaderSize(r, 256<<10)
 	var err error
-	if format == FormatJSONL {
+	if format == FormatJSONL || format == FormatSyslog {
 		err = p.lines(br)
 	} else {
 		err = p.document(br)

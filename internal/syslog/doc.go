@@ -56,7 +56,9 @@
 // dropped) — non-transparent framing. A frame longer than the limit is
 // skipped and reported as a *FrameError (Reader.Skipped counts them), and
 // the next call goes on with the following frame; a stream that ends inside
-// an octet-counted frame reports it as truncated. The Reader owns one buffer
+// an octet-counted frame reports it as truncated, and an error of the
+// underlying reader (after the frames read before it) is returned by every
+// later call. The Reader owns one buffer
 // of about the limit; the returned frame is valid until the next call, and
 // reading allocates nothing per message.
 //
@@ -78,9 +80,13 @@
 //	SDID.PARAM    one field per structured data parameter, named by its
 //	              element ID and parameter name (timeQuality.tzKnown)
 //	Message       the message text (always present, possibly empty)
+//	Raw           the whole message as received or as the line of the file
+//	              (absent for FormatText, whose Message is the whole line)
 //
 // Keyword (field-less) Sigma searches look at every field, so they see the
-// message text. Event.Time is the message timestamp in UTC (zero when it has
+// message text, and Raw lets them match as they were written: against the
+// whole log line (SigmaHQ's ' denied AXFR from ' needs the space that
+// follows "named[733]:", which Message does not keep). Event.Time is the message timestamp in UTC (zero when it has
 // none and ParseOptions.Now was zero); Event.Source is the caller's source
 // name; the caller sets Event.Record and Event.Offset.
 package syslog

@@ -14,6 +14,7 @@ const (
 	FieldProcID   = "ProcID"
 	FieldMsgID    = "MsgID"
 	FieldMessage  = "Message"
+	FieldRaw      = "Raw"
 )
 
 // maxNames bounds the interned structured data field names of a Message.
@@ -22,8 +23,9 @@ const maxNames = 4096
 // Event resets ev and fills it with the message: Time is the timestamp in
 // UTC, Source is source, and the fields are, in this order and only when
 // present, SyslogFormat, Facility, Severity, Computer, AppName, ProcID,
-// MsgID, one "SDID.PARAM" field per structured data parameter, and Message
-// (always present, possibly empty). The caller sets ev.Record and
+// MsgID, one "SDID.PARAM" field per structured data parameter, Message
+// (always present, possibly empty) and Raw (the whole message, unless it is
+// FormatText, whose Message is already all of it). The caller sets ev.Record and
 // ev.Offset. It does not allocate once the message's structured data names
 // have been seen.
 func (m *Message) Event(ev *event.Event, source string) {
@@ -55,6 +57,9 @@ func (m *Message) Event(ev *event.Event, source string) {
 		}
 	}
 	ev.Add(FieldMessage, m.Message)
+	if m.Format != FormatText {
+		ev.Add(FieldRaw, m.Raw)
+	}
 }
 
 // sdName returns the interned field name "id.name".

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"testing/iotest"
 	"unicode/utf8"
 
 	"github.com/vigil-defense/vigil/internal/event"
@@ -68,7 +69,11 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("50 <13>short"), uint8(64))
 	f.Fuzz(func(t *testing.T, b []byte, max uint8) {
 		limit := int(max)%64 + 1
-		r := NewReader(bytes.NewReader(b), limit)
+		var rd io.Reader = bytes.NewReader(b)
+		if max&1 == 1 {
+			rd = iotest.OneByteReader(rd) // frames across reads
+		}
+		r := NewReader(rd, limit)
 		total := 0
 		for i := 0; ; i++ {
 			if i > len(b)+1 {

@@ -48,6 +48,8 @@ type Message struct {
 	// StructuredData holds the RFC 5424 SD elements in message order.
 	StructuredData []SDElement
 	Message        []byte // the free-form text (RFC 5424 MSG without its BOM)
+	// Raw is the whole message as parsed, without trailing LF, CR and NUL.
+	Raw []byte
 
 	params []SDParam
 	buf    []byte // unescaped parameter values

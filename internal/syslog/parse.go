@@ -39,6 +39,7 @@ func (m *Message) Parse(b []byte, opts ParseOptions) error {
 		}
 		b = b[:len(b)-1]
 	}
+	m.Raw = b
 	if len(b) == 0 {
 		m.Timestamp = opts.Now
 		return &ParseError{Part: "message", Offset: 0, Reason: "empty message"}
@@ -70,7 +71,7 @@ func (m *Message) reset() {
 	m.Timestamp = time.Time{}
 	m.HasTimestamp = false
 	m.Version = 0
-	m.Hostname, m.AppName, m.ProcID, m.MsgID, m.Message = nil, nil, nil, nil, nil
+	m.Hostname, m.AppName, m.ProcID, m.MsgID, m.Message, m.Raw = nil, nil, nil, nil, nil, nil
 	m.StructuredData = m.StructuredData[:0]
 	m.params = m.params[:0]
 	m.buf = m.buf[:0]
@@ -302,7 +303,8 @@ func isSDName(c byte) bool {
 // parseRFC3339 reads YYYY-MM-DDThh:mm:ss[.frac](Z|+hh:mm|-hh:mm) at the
 // start of b. With loc non-nil the offset may be missing (the time is then
 // in loc) and a space may replace the T. It returns the time, the bytes
-// read, and on failure a reason with n the offset of the problem.
+// read, and on failure a reason with n the offset of the problem. With loc
+// non-nil the offset may also be written +hhmm.
 func (m *Message) parseRFC3339(b []byte, loc *time.Location) (t time.Time, n int, reason string) {
 	num := func(i, w int) (int, bool) {
 		if i+w > len(b) {
@@ -368,9 +370,16 @@ func (m *Message) parseRFC3339(b []byte, loc *time.Location) (t time.Time, n int
 		zone = time.UTC
 		i++
 	case sep(i, '+') || sep(i, '-'):
+		w := 6 // +hh:mm
 		oh, ok1 := num(i+1, 2)
 		om, ok2 := num(i+4, 2)
-		if !ok1 || !ok2 || !sep(i+3, ':') || oh > 23 || om > 59 {
+		if loc != nil && !sep(i+3, ':') {
+			om, ok2 = num(i+3, 2) // +hhmm, as journalctl -o short-iso writes
+			w = 5
+		} else if !sep(i+3, ':') {
+			ok2 = false
+		}
+		if !ok1 || !ok2 || oh > 23 || om > 59 {
 			return t, i, "invalid time offset (want Z or +hh:mm)"
 		}
 		off := oh*3600 + om*60
@@ -378,7 +387,7 @@ func (m *Message) parseRFC3339(b []byte, loc *time.Location) (t time.Time, n int
 			off = -off
 		}
 		zone = m.fixedZone(off)
-		i += 6
+		i += w
 	case loc != nil:
 		zone = loc
 	default:
@@ -607,7 +616,8 @@ func (m *Message) tag(tok []byte) {
 // Sniff reports whether line looks like the start of a syslog file or
 // stream: a valid PRI followed by an RFC 5424 version or a timestamp, or,
 // without PRI, a BSD timestamp ("Mmm dd hh:mm:ss") or an RFC 3339 time
-// followed by a space, as in /var/log/syslog and /var/log/auth.log.
+// (with a 'T' between date and time) followed by a space, as in
+// /var/log/syslog and /var/log/auth.log.
 func Sniff(line []byte) bool {
 	var m Message
 	i := 0
@@ -625,7 +635,7 @@ func Sniff(line []byte) bool {
 	if _, n, ok := parseBSDTime(line[i:], ref, time.UTC); ok && n < len(line[i:]) {
 		return true
 	}
-	if len(line)-i >= 20 && isDigit(line[i]) {
+	if len(line)-i >= 20 && isDigit(line[i]) && line[i+10] == 'T' { // a space there is too common in other logs
 		_, n, reason := m.parseRFC3339(line[i:], time.UTC)
 		return reason == "" && i+n < len(line) && line[i+n] == ' '
 	}

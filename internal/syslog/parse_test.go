@@ -77,6 +77,8 @@ func TestParse(t *testing.T) {
 			want{FormatRFC3164, false, 0, 0, "2025-12-31T23:59:59Z", "web01", "CRON", "77", "", "(root) CMD (run-parts /etc/cron.hourly)", ""}},
 		{"2026-02-28T10:00:00.123456+01:00 web01 sudo:   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash",
 			want{FormatRFC3164, false, 0, 0, "2026-02-28T10:00:00.123456+01:00", "web01", "sudo", "", "", "  alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash", ""}},
+		{"2026-02-28T10:00:00+0100 web01 systemd[1]: Started session-5.scope.",
+			want{FormatRFC3164, false, 0, 0, "2026-02-28T10:00:00+01:00", "web01", "systemd", "1", "", "Started session-5.scope.", ""}},
 		{"<86>Feb 28 10:00:01 sshd[99]: no hostname from /dev/log",
 			want{FormatRFC3164, true, 10, 6, "2026-02-28T10:00:01Z", "", "sshd", "99", "", "no hostname from /dev/log", ""}},
 		{"Feb 28 10:00:02 web01 kernel: [ 12.5] eth0: entered promiscuous mode",
@@ -178,7 +180,7 @@ func TestEvent(t *testing.T) {
 	wantFields := []event.Field{
 		fld("SyslogFormat", "rfc5424"), fld("Facility", "authpriv"), fld("Severity", "info"), fld("Computer", "web01"),
 		fld("AppName", "sshd"), fld("ProcID", "4242"), fld("MsgID", "AUTH"), fld("origin@32473.ip", "192.0.2.7"), fld("meta.x", "1"),
-		fld("Message", "Accepted publickey for alice"),
+		fld("Message", "Accepted publickey for alice"), fld("Raw", in),
 	}
 	if len(got) != len(wantFields) {
 		t.Fatalf("fields = %v", got)
