@@ -135,6 +135,13 @@ func TestVerifier(t *testing.T) {
 	}
 	fs := &fakeStore{tokens: map[string]Token{tok.ID: tok}}
 	v := NewVerifier(fs.lookup)
+	var verified int
+	v.OnVerified(func(_ context.Context, got Token) {
+		if got.ID != tok.ID {
+			t.Errorf("OnVerified(%s)", got.ID)
+		}
+		verified++
+	})
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	v.now = func() time.Time { return now }
 
@@ -147,8 +154,8 @@ func TestVerifier(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := fs.lookups.Load(); n != 1 {
-		t.Fatalf("%d lookups for 11 authentications within the TTL, want 1 (cached)", n)
+	if n := fs.lookups.Load(); n != 1 || verified != 1 {
+		t.Fatalf("%d lookups, %d OnVerified calls for 11 authentications within the TTL, want 1 (cached)", n, verified)
 	}
 	// After the TTL the token is looked up (and verified) again.
 	now = now.Add(CacheTTL + time.Second)

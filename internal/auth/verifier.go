@@ -33,9 +33,10 @@ const (
 // Verifier authenticates token secrets against a Lookup, caching successes;
 // see the package documentation. It is safe for concurrent use.
 type Verifier struct {
-	lookup Lookup
-	now    func() time.Time
-	sem    chan struct{} // bounds concurrent argon2id computations
+	lookup     Lookup
+	onVerified func(context.Context, Token)
+	now        func() time.Time
+	sem        chan struct{} // bounds concurrent argon2id computations
 
 	mu    sync.Mutex
 	cache map[[sha256.Size]byte]cached
@@ -97,8 +98,17 @@ func (v *Verifier) Authenticate(ctx context.Context, secret string) (Token, erro
 		return Token{}, ErrRevoked
 	}
 	v.remember(key, tok, now)
+	if v.onVerified != nil {
+		v.onVerified(ctx, tok)
+	}
 	return tok, nil
 }
+
+// OnVerified sets a function called after each successful verification
+// that was not answered from the cache (at most about once per CacheTTL per
+// secret), e.g. to record the token's last use. It runs synchronously in
+// Authenticate; call OnVerified before the Verifier is used.
+func (v *Verifier) OnVerified(f func(ctx context.Context, t Token)) { v.onVerified = f }
 
 func (v *Verifier) remember(key [sha256.Size]byte, tok Token, now time.Time) {
 	v.mu.Lock()

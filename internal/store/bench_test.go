@@ -36,6 +36,22 @@ func BenchmarkCommitBatch(b *testing.B) {
 	}
 	benchBackends(b, func(b *testing.B, s *Store) {
 		ctx := context.Background()
+		b.Run("10-per-transaction", func(b *testing.B) {
+			b.ReportAllocs()
+			start := time.Now()
+			for b.Loop() {
+				bs := make([]*Batch, 10)
+				for i := range bs {
+					bs[i] = batch()
+				}
+				if _, err := s.CommitBatches(ctx, bs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			sec := time.Since(start).Seconds()
+			b.ReportMetric(float64(10*b.N)/sec, "batches/s")
+			b.ReportMetric(float64(10*b.N*events)/sec, "events/s")
+		})
 		for _, par := range []int{1, 4} {
 			b.Run(fmt.Sprintf("committers=%d", par), func(b *testing.B) {
 				b.ReportAllocs()

@@ -17,7 +17,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
-	_ "modernc.org/sqlite"              // driver "sqlite"
+	_ "modernc.org/sqlite"             // driver "sqlite"
 )
 
 // The dialects, as Dialect returns them.
@@ -184,8 +184,7 @@ func redact(s string) string {
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	if u.User == nil {
-	} else if _, has := u.User.Password(); has {
+	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	if q := u.Query(); q.Has("password") {

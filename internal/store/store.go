@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +50,7 @@ func newStore(dialect string, w, r *sql.DB) *Store {
 
 // queries are the statements, in the placeholder style of the dialect.
 type queries struct {
-	insertMarker, upsertProcessed, upsertReceived           string
+	upsertProcessed, upsertReceived                         string
 	disableRule, enableRule, disabledRules                  string
 	putToken, token, tokens, revokeToken, touchToken        string
 	offset, setOffset                                       string
@@ -58,7 +60,6 @@ type queries struct {
 
 func buildQueries(dialect string) queries {
 	q := queries{
-		insertMarker: `INSERT INTO processed_batches (key, source, events, detections, committed_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING`,
 		upsertProcessed: `INSERT INTO source_stats (source, processed, detections) VALUES (?, ?, ?)
 			ON CONFLICT (source) DO UPDATE SET processed = source_stats.processed + excluded.processed, detections = source_stats.detections + excluded.detections`,
 		upsertReceived: `INSERT INTO source_stats (source, received, rejected) VALUES (?, ?, ?)
@@ -82,7 +83,7 @@ func buildQueries(dialect string) queries {
 		pruneMarkers:    `DELETE FROM processed_batches WHERE key IN (SELECT key FROM processed_batches WHERE committed_at < ? LIMIT ?)`,
 	}
 	if dialect == DialectPostgres {
-		for _, p := range []*string{&q.insertMarker, &q.upsertProcessed, &q.upsertReceived, &q.disableRule, &q.enableRule,
+		for _, p := range []*string{&q.upsertProcessed, &q.upsertReceived, &q.disableRule, &q.enableRule,
 			&q.disabledRules, &q.putToken, &q.token, &q.tokens, &q.revokeToken, &q.touchToken, &q.offset, &q.setOffset,
 			&q.stats, &q.pruneStored, &q.pruneOldest, &q.countDetections, &q.pruneMarkers} {
 			*p = rebind(*p)
@@ -167,71 +168,150 @@ type Batch struct {
 // Detections with a cursor never skips a row; on SQLite the single writer
 // gives the same guarantee.
 func (s *Store) CommitBatch(ctx context.Context, b *Batch) (applied bool, err error) {
-	if b.Key == "" {
-		return false, errors.New("commit batch: empty key")
+	a, err := s.CommitBatches(ctx, []*Batch{b})
+	if err != nil {
+		return false, err
 	}
-	if b.Events < 0 {
-		return false, fmt.Errorf("commit batch %q: negative event count %d", b.Key, b.Events)
+	return a[0], nil
+}
+
+// CommitBatches is CommitBatch for several queue messages in one
+// transaction (one disk sync instead of one per message): applied[i] says
+// whether bs[i] was new. A key repeated within bs applies once, at its
+// first occurrence. Either every new batch is stored or, on error, none.
+// Markers are inserted in key order and counters in source order, so
+// concurrent calls with overlapping keys wait for each other instead of
+// deadlocking.
+func (s *Store) CommitBatches(ctx context.Context, bs []*Batch) (applied []bool, err error) {
+	var what string
+	if len(bs) == 1 {
+		what = fmt.Sprintf("commit batch %q", bs[0].Key)
+	} else {
+		what = fmt.Sprintf("commit %d batches", len(bs))
 	}
-	for i := range b.Detections {
-		if !json.Valid(b.Detections[i].JSON) {
-			return false, fmt.Errorf("commit batch %q: detection %d (rule %s) is not valid JSON", b.Key, i, b.Detections[i].RuleID)
+	for _, b := range bs {
+		if b.Key == "" {
+			return nil, fmt.Errorf("%s: empty key", what)
+		}
+		if b.Events < 0 {
+			return nil, fmt.Errorf("%s: batch %q: negative event count %d", what, b.Key, b.Events)
+		}
+		for i := range b.Detections {
+			if !json.Valid(b.Detections[i].JSON) {
+				return nil, fmt.Errorf("%s: batch %q: detection %d (rule %s) is not valid JSON", what, b.Key, i, b.Detections[i].RuleID)
+			}
 		}
 	}
+	applied = make([]bool, len(bs))
+	// First occurrence of each key, in key order.
+	order := make([]int, 0, len(bs))
+	first := make(map[string]bool, len(bs))
+	for i, b := range bs {
+		if !first[b.Key] {
+			first[b.Key] = true
+			order = append(order, i)
+		}
+	}
+	slices.SortFunc(order, func(i, j int) int { return strings.Compare(bs[i].Key, bs[j].Key) })
+
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("commit batch %q: %w", b.Key, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	committed := false
 	defer func() {
-		if !applied || err != nil {
+		if !committed {
 			tx.Rollback()
 		}
 	}()
 	now := nanos(s.now())
-	res, err := tx.ExecContext(ctx, s.q.insertMarker, b.Key, b.Source, b.Events, len(b.Detections), now)
-	if err != nil {
-		return false, fmt.Errorf("commit batch %q: marker: %w", b.Key, err)
+	inserted := make(map[string]bool, len(order))
+	for start := 0; start < len(order); start += insertChunk {
+		query, args := s.insertMarkers(bs, order[start:min(start+insertChunk, len(order))], now)
+		rs, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: markers: %w", what, err)
+		}
+		for rs.Next() {
+			var k string
+			if err := rs.Scan(&k); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("%s: markers: %w", what, err)
+			}
+			inserted[k] = true
+		}
+		if err := rs.Close(); err != nil {
+			return nil, fmt.Errorf("%s: markers: %w", what, err)
+		}
+		if err := rs.Err(); err != nil {
+			return nil, fmt.Errorf("%s: markers: %w", what, err)
+		}
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return false, fmt.Errorf("commit batch %q: marker: %w", b.Key, err)
-	} else if n == 0 {
-		return false, nil
+	if len(inserted) == 0 {
+		return applied, nil // all redelivered: nothing to write
 	}
-	if len(b.Detections) > 0 {
+	var dets []Detection
+	type counts struct{ events, detections int64 }
+	perSource := map[string]counts{}
+	for _, i := range order {
+		b := bs[i]
+		if !inserted[b.Key] {
+			continue
+		}
+		applied[i] = true
+		dets = append(dets, b.Detections...)
+		c := perSource[b.Source]
+		c.events += int64(b.Events)
+		c.detections += int64(len(b.Detections))
+		perSource[b.Source] = c
+	}
+	if len(dets) > 0 {
 		if s.dialect == DialectPostgres {
 			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, pgOrderLock); err != nil {
-				return false, fmt.Errorf("commit batch %q: ordering lock: %w", b.Key, err)
+				return nil, fmt.Errorf("%s: ordering lock: %w", what, err)
 			}
 		}
-		for start := 0; start < len(b.Detections); start += insertChunk {
-			chunk := b.Detections[start:min(start+insertChunk, len(b.Detections))]
-			query, args := s.insertDetections(chunk, now)
+		for start := 0; start < len(dets); start += insertChunk {
+			query, args := s.insertDetections(dets[start:min(start+insertChunk, len(dets))], now)
 			if _, err := tx.ExecContext(ctx, query, args...); err != nil {
-				return false, fmt.Errorf("commit batch %q: detections: %w", b.Key, err)
+				return nil, fmt.Errorf("%s: detections: %w", what, err)
 			}
 		}
 	}
-	if _, err := tx.ExecContext(ctx, s.q.upsertProcessed, b.Source, b.Events, len(b.Detections)); err != nil {
-		return false, fmt.Errorf("commit batch %q: counters: %w", b.Key, err)
+	for _, src := range slices.Sorted(maps.Keys(perSource)) {
+		c := perSource[src]
+		if _, err := tx.ExecContext(ctx, s.q.upsertProcessed, src, c.events, c.detections); err != nil {
+			return nil, fmt.Errorf("%s: counters: %w", what, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("commit batch %q: %w", b.Key, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return true, nil
+	committed = true
+	return applied, nil
 }
 
-func (s *Store) insertDetections(ds []Detection, storedAt int64) (string, []any) {
+func (s *Store) insertMarkers(bs []*Batch, idx []int, now int64) (string, []any) {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO detections (time, rule_id, level, computer, stored_at, body) VALUES `)
-	args := make([]any, 0, 6*len(ds))
+	b.WriteString(`INSERT INTO processed_batches (key, source, events, detections, committed_at) VALUES `)
+	args := make([]any, 0, 5*len(idx))
+	s.values(&b, len(idx), 5)
+	for _, i := range idx {
+		args = append(args, bs[i].Key, bs[i].Source, bs[i].Events, len(bs[i].Detections), now)
+	}
+	b.WriteString(` ON CONFLICT (key) DO NOTHING RETURNING key`)
+	return b.String(), args
+}
+
+// values writes rows tuples of cols placeholders.
+func (s *Store) values(b *strings.Builder, rows, cols int) {
 	n := 0
-	for i := range ds {
-		d := &ds[i]
+	for i := range rows {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('(')
-		for j := range 6 {
+		for j := range cols {
 			if j > 0 {
 				b.WriteByte(',')
 			}
@@ -239,6 +319,16 @@ func (s *Store) insertDetections(ds []Detection, storedAt int64) (string, []any)
 			b.WriteString(s.ph(n))
 		}
 		b.WriteByte(')')
+	}
+}
+
+func (s *Store) insertDetections(ds []Detection, storedAt int64) (string, []any) {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO detections (time, rule_id, level, computer, stored_at, body) VALUES `)
+	s.values(&b, len(ds), 6)
+	args := make([]any, 0, 6*len(ds))
+	for i := range ds {
+		d := &ds[i]
 		args = append(args, nanos(d.Time), d.RuleID, d.Level, d.Computer, storedAt, string(d.JSON))
 	}
 	return b.String(), args
@@ -347,7 +437,7 @@ func decodeCursor(c string) (int64, error) {
 	if c == "" {
 		return 0, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
 	if err != nil || len(b) != 8 || int64(binary.BigEndian.Uint64(b)) < 0 {
 		return 0, fmt.Errorf("cursor %q: %w", c, ErrBadCursor)
 	}
