@@ -267,16 +267,21 @@ func (d *Delivery) Nak(delay time.Duration) error { return d.msg.NakWithDelay(de
 // InProgress extends the time the worker may hold the batch.
 func (d *Delivery) InProgress() error { return d.msg.InProgress() }
 
-// Consume calls handle for each batch given to this process, from n
-// goroutines, until ctx is done. Batches go to every consuming process in
+// Consume hands the batches given to this process to handle, from n
+// goroutines, until ctx is done. Each call of handle gets one batch or, when
+// more are already waiting, up to group of them (so that their results can
+// be stored in one transaction). Batches go to every consuming process in
 // turn (one consumer group); a batch not acknowledged within AckWait, or
 // whose process died, is delivered again, possibly to another process.
-func (b *Bus) Consume(ctx context.Context, n int, handle func(context.Context, *Delivery)) error {
+func (b *Bus) Consume(ctx context.Context, n, group int, handle func(context.Context, []*Delivery)) error {
+	if group < 1 {
+		group = 1
+	}
 	cons, err := b.stream.Consumer(ctx, ConsumerName)
 	if err != nil {
 		return fmt.Errorf("opening the workers' consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2*n), jetstream.PullExpiry(5*time.Second))
+	it, err := cons.Messages(jetstream.PullMaxMessages(n*group+n), jetstream.PullExpiry(5*time.Second))
 	if err != nil {
 		return fmt.Errorf("consuming: %w", err)
 	}
@@ -284,26 +289,46 @@ func (b *Bus) Consume(ctx context.Context, n int, handle func(context.Context, *
 		<-ctx.Done()
 		it.Stop()
 	}()
+	ch := make(chan *Delivery, n*group)
+	go func() {
+		defer close(ch)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+					return
+				}
+				continue
+			}
+			d, err := delivery(msg)
+			if err != nil {
+				// A message vigil did not publish: do not loop on it.
+				_ = msg.Term()
+				continue
+			}
+			ch <- d
+		}
+	}()
 	done := make(chan struct{})
 	for range n {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			for {
-				msg, err := it.Next()
-				if err != nil {
-					if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
-						return
+			var ds []*Delivery
+			for d := range ch {
+				ds = append(ds[:0], d)
+			more:
+				for len(ds) < group {
+					select {
+					case d, ok := <-ch:
+						if !ok {
+							break more
+						}
+						ds = append(ds, d)
+					default:
+						break more
 					}
-					continue
 				}
-				d, err := delivery(msg)
-				if err != nil {
-					// A message vigil did not publish: leave it for the
-					// operator rather than lose it, but do not loop on it.
-					_ = msg.Term()
-					continue
-				}
-				handle(ctx, d)
+				handle(ctx, ds)
 			}
 		}()
 	}

@@ -343,7 +343,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 		go func() {
 			defer workWG.Done()
-			if err := s.bus.Consume(wctx, s.opts.Workers, s.worker.handle); err != nil && wctx.Err() == nil {
+			if err := s.bus.Consume(wctx, s.opts.Workers, maxGroup, s.worker.handle); err != nil && wctx.Err() == nil {
 				errc <- fmt.Errorf("workers: %w", err)
 			}
 		}()

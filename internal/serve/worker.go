@@ -2,7 +2,6 @@ package serve
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -16,7 +15,7 @@ import (
 
 // committer is the part of the store a worker needs.
 type committer interface {
-	CommitBatch(ctx context.Context, b *store.Batch) (bool, error)
+	CommitBatches(ctx context.Context, bs []*store.Batch) ([]bool, error)
 }
 
 // worker runs detection on delivered batches: decode, match, store, ack.
@@ -51,11 +50,15 @@ func (r *ruleSwitch) disabled(id string) bool {
 
 func (r *ruleSwitch) set(m map[string]bool) { r.v.Store(&m) }
 
-// handle processes one delivery. Detections and the batch's processed
-// marker are committed in one transaction before the ack; a batch already
-// committed (a redelivery after a crash between commit and ack) is only
+// maxGroup is the most deliveries a worker stores in one transaction.
+const maxGroup = 8
+
+// handle processes deliveries: each batch is decoded and matched, then the
+// detections of all of them, with each batch's processed marker, are
+// committed in one transaction before the acks. A batch already committed
+// (a redelivery after a crash between commit and ack) is only
 // acknowledged again.
-func (w *worker) handle(ctx context.Context, d *bus.Delivery) {
+func (w *worker) handle(ctx context.Context, ds []*bus.Delivery) {
 	st, _ := w.pool.Get().(*workState)
 	if st == nil {
 		st = &workState{}
@@ -65,71 +68,83 @@ func (w *worker) handle(ctx context.Context, d *bus.Delivery) {
 	if m == nil {
 		m = w.engine.NewMatcher()
 	}
-	st.dets = st.dets[:0]
-	st.wire.Reset(d.Data)
-	events := 0
-	var decodeErr error
-	for {
-		ok, err := st.wire.Next(&st.ev)
-		if err != nil {
-			decodeErr = err
-			break
-		}
-		if !ok {
-			break
-		}
-		events++
-		m.Match(&st.ev, func(p *detect.Program) {
-			if w.disabled.disabled(p.Rule.ID) {
-				return
-			}
-			st.dets = append(st.dets, detect.NewDetection(p, &st.ev))
-		})
-	}
-	w.matchers.Put(m)
-	if decodeErr != nil {
-		// A batch vigil published but cannot read: keep what was read,
-		// say so; the batch is not retried (it would fail again).
-		w.log.Error("damaged event batch: events after the damage are lost", "batch", d.ID, "source", d.Source, "read", events, "expected", d.Events, "error", decodeErr)
-		w.metrics.rejected.WithLabelValues(d.Source, "damaged-batch").Add(float64(max(d.Events-events, 0)))
-	}
 	st.out = st.out[:0]
 	st.rows = st.rows[:0]
-	for i := range st.dets {
-		det := &st.dets[i]
-		start := len(st.out)
-		st.out = det.AppendJSON(st.out)
-		st.rows = append(st.rows, store.Detection{Time: det.Time, RuleID: det.RuleID, Level: det.Level, Computer: det.Computer, JSON: st.out[start:len(st.out):len(st.out)]})
+	batches := make([]*store.Batch, len(ds))
+	type span struct{ start, end int }
+	spans := make([]span, len(ds))
+	for i, d := range ds {
+		st.dets = st.dets[:0]
+		st.wire.Reset(d.Data)
+		events := 0
+		for {
+			ok, err := st.wire.Next(&st.ev)
+			if err != nil {
+				// A batch vigil published but cannot read: keep what was
+				// read and say so; retrying would fail again.
+				w.log.Error("damaged event batch: events after the damage are lost", "batch", d.ID, "source", d.Source, "read", events, "expected", d.Events, "error", err)
+				w.metrics.rejected.WithLabelValues(d.Source, "damaged-batch").Add(float64(max(d.Events-events, 0)))
+				break
+			}
+			if !ok {
+				break
+			}
+			events++
+			m.Match(&st.ev, func(p *detect.Program) {
+				if w.disabled.disabled(p.Rule.ID) {
+					return
+				}
+				st.dets = append(st.dets, detect.NewDetection(p, &st.ev))
+			})
+		}
+		spans[i].start = len(st.rows)
+		for j := range st.dets {
+			det := &st.dets[j]
+			start := len(st.out)
+			st.out = det.AppendJSON(st.out)
+			st.rows = append(st.rows, store.Detection{Time: det.Time, RuleID: det.RuleID, Level: det.Level, Computer: det.Computer})
+			st.rows[len(st.rows)-1].JSON = st.out[start:len(st.out):len(st.out)]
+		}
+		spans[i].end = len(st.rows)
+		batches[i] = &store.Batch{Key: d.ID, Source: d.Source, Events: events}
+		clear(st.dets)
 	}
-	b := &store.Batch{Key: d.ID, Source: d.Source, Events: events, Detections: st.rows}
-	applied, err := w.store.CommitBatch(ctx, b)
+	w.matchers.Put(m)
+	// Each row's JSON was cut from st.out with a full slice expression, so
+	// it stays valid when st.out grows into a new array.
+	for i := range batches {
+		batches[i].Detections = st.rows[spans[i].start:spans[i].end]
+	}
+	applied, err := w.store.CommitBatches(ctx, batches)
 	if err != nil {
-		w.log.Error("storing detections failed; the batch will be delivered again", "batch", d.ID, "error", err)
+		w.log.Error("storing detections failed; the batches will be delivered again", "batches", len(ds), "error", err)
 		w.metrics.storeErrors.Inc()
-		_ = d.Nak(2 * time.Second)
+		for _, d := range ds {
+			_ = d.Nak(2 * time.Second)
+		}
 		return
 	}
-	if err := d.Ack(ctx); err != nil {
-		// Stored but not acknowledged: the redelivery will find the batch
-		// committed and only acknowledge it.
-		w.log.Warn("acknowledging a stored batch failed; it will be delivered again and recognised", "batch", d.ID, "error", err)
-	}
-	if applied {
-		w.metrics.processed.WithLabelValues(d.Source).Add(float64(events))
-		for i := range st.dets {
-			w.metrics.detections.WithLabelValues(st.dets[i].Level).Inc()
+	for i, d := range ds {
+		if err := d.Ack(ctx); err != nil {
+			// Stored but not acknowledged: the redelivery will find the
+			// batch committed and only acknowledge it.
+			w.log.Warn("acknowledging a stored batch failed; it will be delivered again and recognised", "batch", d.ID, "error", err)
+		}
+		if !applied[i] {
+			w.metrics.redelivered.Inc()
+			continue
+		}
+		w.metrics.processed.WithLabelValues(d.Source).Add(float64(batches[i].Events))
+		for _, row := range batches[i].Detections {
+			w.metrics.detections.WithLabelValues(row.Level).Inc()
 		}
 		if !d.Received.IsZero() {
 			w.metrics.latency.Observe(time.Since(d.Received).Seconds())
 		}
-	} else {
-		w.metrics.redelivered.Inc()
 	}
-	// Drop references to large batches' buffers.
-	if cap(st.out) > 8<<20 {
+	if cap(st.out) > 16<<20 {
 		st.out = nil
 	}
-	clear(st.dets[:cap(st.dets)])
 }
 
 // refreshRules reloads the disabled rules every interval until ctx ends.
@@ -148,8 +163,4 @@ func (w *worker) refreshRules(ctx context.Context, load func(context.Context) (m
 		case <-t.C:
 		}
 	}
-}
-
-func describeBatch(d *bus.Delivery) string {
-	return fmt.Sprintf("%s (%d events from %s)", d.ID, d.Events, d.Source)
 }
