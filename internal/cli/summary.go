@@ -11,12 +11,18 @@ import (
 	"github.com/vigil-defense/vigil/internal/attack"
 	"github.com/vigil-defense/vigil/internal/correlate"
 	"github.com/vigil-defense/vigil/internal/detect"
+	"github.com/vigil-defense/vigil/internal/source"
 )
 
 // isWarning reports whether a reader problem lost no data.
 func isWarning(err error) bool {
 	var e *evtx.Error
-	return errors.As(err, &e) && !e.Skipped
+	if errors.As(err, &e) {
+		return !e.Skipped
+	}
+	// A syslog line that breaks its syntax is kept as a text event.
+	var se *source.SyslogError
+	return errors.As(err, &se) && se.Err != nil
 }
 
 // summary accumulates counts over detections as they are written, so that

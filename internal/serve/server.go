@@ -164,6 +164,12 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	s.pub = s.bus
 	s.auth = auth.NewVerifier(s.store.Token)
+	s.auth.OnVerified(func(ctx context.Context, t auth.Token) {
+		// At most about once a minute per token: record its last use.
+		if err := s.store.TouchToken(ctx, t.ID, time.Now()); err != nil {
+			s.log.Warn("recording a token's use failed", "token", t.ID, "error", err)
+		}
+	})
 	s.metrics = newMetrics(func(ctx context.Context) (float64, float64, bool) {
 		w, f, err := s.bus.Pending(ctx)
 		return float64(w), float64(f), err == nil

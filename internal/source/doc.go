@@ -5,12 +5,20 @@
 //
 // # Formats
 //
-// EVTX, JSON Lines (one JSON object per line) and JSON documents (an
-// object, an array of objects, or concatenated objects, as pretty-printed by
-// evtx_dump), each optionally gzip-compressed, are recognised by content,
+// EVTX, JSON Lines (one JSON object per line), JSON documents (an object,
+// an array of objects, or concatenated objects, as pretty-printed by
+// evtx_dump) and syslog text, each optionally gzip-compressed, are
+// recognised by content,
 // never by file name: Detect looks at the first bytes (see its doc), and
 // Expand walks directories in lexical order keeping only the files it
 // recognises (ExpandSkipped also returns the others).
+//
+// Syslog text (/var/log/syslog, auth.log, rsyslog or syslog-ng files, raw
+// RFC 5424 or RFC 3164 lines), recognised when the first line is syslog
+// (syslog.Sniff), is read in line batches like JSON Lines. Dates without a
+// year take it from the file's modification time and times without a zone
+// are UTC; a line that claims a syntax and breaks it is kept as a text
+// event and reported as a *SyslogError.
 //
 // # Parallel and in order
 //
