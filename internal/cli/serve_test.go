@@ -286,3 +286,15 @@ func TestServeMatchesHunt(t *testing.T) {
 	}
 	t.Logf("%d files, %d events, %d detections equal; stats %v", len(files), total, len(have), st)
 }
+
+// dropKey removes a top-level key from a JSON object line.
+func dropKey(t *testing.T, line []byte, key string) []byte {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(line, &m); err != nil {
+		t.Fatalf("%v: %s", err, line)
+	}
+	delete(m, key)
+	b, _ := json.Marshal(m)
+	return b
+}
