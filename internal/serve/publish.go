@@ -42,23 +42,29 @@ type batchBuilder struct {
 	data     []byte
 	events   int
 	received time.Time
-	scratch  []byte
 }
 
 // add appends ev; it reports false when the batch is full (ev not added)
 // and returns errEventTooLarge for an event that can never fit.
 func (b *batchBuilder) add(ev *event.Event, now time.Time) (bool, error) {
-	b.scratch = event.AppendWire(b.scratch[:0], ev)
-	if len(b.scratch) > maxBatchBytes {
-		return true, errEventTooLarge
+	if b.events >= maxBatchEvents {
+		return false, nil
 	}
-	if b.events >= maxBatchEvents || len(b.data)+len(b.scratch) > maxBatchBytes {
+	n := len(b.data)
+	b.data = event.AppendWire(b.data, ev)
+	if size := len(b.data) - n; len(b.data) > maxBatchBytes {
+		b.data = b.data[:n]
+		if size > maxBatchBytes {
+			return true, errEventTooLarge
+		}
+		if b.events == 0 {
+			return true, errEventTooLarge
+		}
 		return false, nil
 	}
 	if b.events == 0 {
 		b.received = now
 	}
-	b.data = append(b.data, b.scratch...)
 	b.events++
 	return true, nil
 }

@@ -370,3 +370,52 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		t.Errorf("openapi.json describes %d operations, the server has %d", described, n)
 	}
 }
+
+// TestBackpressure: with no worker consuming, the queue fills to its byte
+// limit and ingest answers 503 with Retry-After, counting exactly what it
+// queued; nothing is accepted beyond the limit.
+func TestBackpressure(t *testing.T) {
+	h := newHarness(t, func(o *Options) {
+		o.Role = RoleIngest
+		o.MaxQueueBytes = 4 << 20
+	})
+	tok := h.tokens[auth.RoleIngest]
+	line := `{"EventID":4688,"CommandLine":"` + strings.Repeat("a", 900) + `"}` + "\n"
+	body := strings.Repeat(line, 1000) // ~1 MB, two batches
+	accepted := 0
+	for i := 0; i < 20; i++ {
+		r, err := http.NewRequest("POST", h.base+"/api/v1/events", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var res ingestResult
+		if err := json.Unmarshal(b, &res); err != nil {
+			t.Fatal(err)
+		}
+		accepted += res.Accepted
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			if resp.Header.Get("Retry-After") == "" || !strings.Contains(res.Error, "full") {
+				t.Errorf("503 without Retry-After or reason: %s", b)
+			}
+			_, msgs, err := h.s.bus.StreamBytes(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int(msgs)*500 < accepted-500 || accepted == 0 {
+				t.Errorf("accepted %d events, the queue holds %d batches", accepted, msgs)
+			}
+			return
+		}
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+	}
+	t.Fatalf("20 MB accepted into a 4 MiB queue without refusal")
+}
