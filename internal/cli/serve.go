@@ -74,7 +74,10 @@ func serveDefaults() serveConfig {
 	}
 }
 
-func runServe(ctx context.Context, e *env, args []string) int {
+// readServeConfig merges the defaults, the configuration file, the
+// environment (getenv) and the flags; on a problem it has reported it and
+// returns the exit status.
+func readServeConfig(e *env, args []string, getenv func(string) (string, bool)) (serveConfig, int, bool) {
 	fs := newFlagSet(e, "serve", serveSynopsis)
 	configPath := fs.String("config", "", "YAML configuration `FILE` (env VIGIL_CONFIG)")
 	// Flags are declared as strings so that "given" can be told from
@@ -121,11 +124,11 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
-		return flagExit(err)
+		return serveConfig{}, flagExit(err), false
 	}
 	if len(pos) > 0 {
 		fmt.Fprintf(e.stderr, "vigil serve: unexpected argument %q: serve takes only flags\n", pos[0])
-		return exitUsage
+		return serveConfig{}, exitUsage, false
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -133,23 +136,23 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	cfg := serveDefaults()
 	cfgFile := *configPath
 	if cfgFile == "" {
-		cfgFile = os.Getenv("VIGIL_CONFIG")
+		cfgFile, _ = getenv("VIGIL_CONFIG")
 	}
 	if cfgFile != "" {
 		data, err := os.ReadFile(cfgFile)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "vigil serve: --config: %v\n", unwrapPathErr(err))
-			return exitUsage
+			return serveConfig{}, exitUsage, false
 		}
 		if err := yaml.UnmarshalWithOptions(data, &cfg, yaml.Strict()); err != nil {
 			fmt.Fprintf(e.stderr, "vigil serve: %s: %v\n", cfgFile, yaml.FormatError(err, false, true))
-			return exitUsage
+			return serveConfig{}, exitUsage, false
 		}
 	}
 	// Environment, then flags, over the file.
 	set := func(name, v string) error { return cfg.set(name, v) }
 	for _, d := range defs {
-		v, ok := os.LookupEnv(d.env)
+		v, ok := getenv(d.env)
 		if !ok || given[d.name] {
 			continue
 		}
@@ -159,7 +162,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		if err := set(d.name, v); err != nil {
 			fmt.Fprintf(e.stderr, "vigil serve: %s: %v\n", d.env, err)
-			return exitUsage
+			return serveConfig{}, exitUsage, false
 		}
 	}
 	for _, d := range defs {
@@ -172,8 +175,16 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		if err := set(d.name, *strs[d.name]); err != nil {
 			fmt.Fprintf(e.stderr, "vigil serve: --%s: %v\n", d.name, err)
-			return exitUsage
+			return serveConfig{}, exitUsage, false
 		}
+	}
+	return cfg, exitOK, true
+}
+
+func runServe(ctx context.Context, e *env, args []string) int {
+	cfg, code, ok := readServeConfig(e, args, os.LookupEnv)
+	if !ok {
+		return code
 	}
 	opts, log, err := cfg.options(e)
 	if err != nil {
