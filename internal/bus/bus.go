@@ -256,16 +256,29 @@ type Delivery struct {
 
 // Ack tells the queue the batch is done; it is removed from the stream.
 func (d *Delivery) Ack(ctx context.Context) error {
+	if d.msg == nil {
+		return nil // not from a queue (a test or benchmark)
+	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
 	return d.msg.DoubleAck(ctx)
 }
 
 // Nak asks for the batch to be delivered again after delay.
-func (d *Delivery) Nak(delay time.Duration) error { return d.msg.NakWithDelay(delay) }
+func (d *Delivery) Nak(delay time.Duration) error {
+	if d.msg == nil {
+		return nil
+	}
+	return d.msg.NakWithDelay(delay)
+}
 
 // InProgress extends the time the worker may hold the batch.
-func (d *Delivery) InProgress() error { return d.msg.InProgress() }
+func (d *Delivery) InProgress() error {
+	if d.msg == nil {
+		return nil
+	}
+	return d.msg.InProgress()
+}
 
 // Consume hands the batches given to this process to handle, from n
 // goroutines, until ctx is done. Each call of handle gets one batch or, when
