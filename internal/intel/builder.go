@@ -3,13 +3,14 @@ package intel
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
 // Builder collects indicators and warninglists, then builds an Index. It is
 // not safe for concurrent use. The zero value is not ready: use NewBuilder.
 type Builder struct {
-	inds  []Indicator
+	st    store
 	warns []Warninglist
 	files []*FileStats
 	errs  []error
@@ -22,6 +23,12 @@ func NewBuilder() *Builder { return &Builder{} }
 // says more, e.g. an "ip" that is a network) and adds it. A value that is not
 // of its type is an error and is not added.
 func (b *Builder) Add(ind Indicator) error {
+	return b.add(ind, 0)
+}
+
+// add is Add; line > 0 says ind's id is ind.Path:line (ind.ID is ignored),
+// built when the indicator is returned.
+func (b *Builder) add(ind Indicator, line uint32) error {
 	t, v, err := Normalize(ind.Type, ind.Value)
 	if err != nil {
 		return err
@@ -32,7 +39,7 @@ func (b *Builder) Add(ind Indicator) error {
 	} else if ind.Confidence > 100 {
 		ind.Confidence = 100
 	}
-	b.inds = append(b.inds, ind)
+	b.st.add(&ind, line)
 	return nil
 }
 
@@ -78,18 +85,29 @@ func (b *Builder) Errors() []error { return b.errs }
 // afterwards; the index does not share its state.
 func (b *Builder) Build() (*Index, []error) {
 	x := &Index{set: newSet()}
-	x.inds = make([]Indicator, 0, len(b.inds))
-	for _, ind := range b.inds {
-		n := uint32(len(x.inds))
+	src := &b.st
+	x.set.filt = newFilter(len(src.recs))
+	st := store{recs: make([]rec, 0, len(src.recs)), metas: slices.Clip(src.metas), bytes: arena{chunks: slices.Clone(src.bytes.chunks)}}
+	for _, r := range src.recs {
+		n := uint32(len(st.recs))
+		v := st.bytes.str(r.val, r.valLen)
+		m := &st.metas[r.meta]
 		dup := func(j uint32) bool {
-			o := &x.inds[j]
-			return o.Source == ind.Source && o.Path == ind.Path && o.Type == ind.Type && o.Value == ind.Value
+			o := &st.recs[j]
+			if o.typ != r.typ {
+				return false
+			}
+			if om := &st.metas[o.meta]; o.meta != r.meta && (om.Source != m.Source || om.Path != m.Path) {
+				return false
+			}
+			return st.value(j) == v
 		}
-		if x.set.insert(ind.Type, ind.Value, n, dup) {
-			x.inds = append(x.inds, ind)
-			x.types[ind.Type]++
+		if x.set.insert(r.typ, v, n, dup) {
+			st.recs = append(st.recs, r)
+			x.types[r.typ]++
 		}
 	}
+	x.inds = newIndicators(st)
 	var errs []error
 	if len(b.warns) > 0 {
 		x.warn, errs = buildWarn(b.warns)

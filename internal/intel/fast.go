@@ -88,8 +88,10 @@ func parseIPv4(s string) (uint32, bool) {
 
 // appendV4 finds IPv4 address x and the networks that contain it.
 func (s *set) appendV4(dst []ref, x uint32) []ref {
-	if r, ok := s.v4[x]; ok {
-		dst = append(dst, r)
+	if s.filt == nil || s.filt.has(s.filt.hashV4(x)) {
+		if r, ok := s.v4[x]; ok {
+			dst = append(dst, r)
+		}
 	}
 	if s.cover4 == nil || s.cover4[x>>22]&(1<<(x>>16%64)) == 0 {
 		return dst
@@ -99,7 +101,11 @@ func (s *set) appendV4(dst []ref, x uint32) []ref {
 		if bits > 0 {
 			mask = ^uint32(0) << (32 - bits)
 		}
-		if r, ok := s.cidr4[uint64(bits)<<32|uint64(x&mask)]; ok {
+		k := uint64(bits)<<32 | uint64(x&mask)
+		if s.filt != nil && !s.filt.has(s.filt.hashCIDR4(k)) {
+			continue
+		}
+		if r, ok := s.cidr4[k]; ok {
 			dst = append(dst, r)
 		}
 	}
@@ -160,15 +166,12 @@ func (s *set) addrPort(dst []ref, v string) ([]ref, string, bool) {
 // (MISP url attributes, STIX url:value), and the index keeps them as the
 // URL "host/".
 func (s *set) appendHostURL(dst []ref, host string) []ref {
-	if len(s.urls) == 0 || len(host) >= 256 {
+	if s.hostURLs == 0 || len(host) >= 256 {
 		return dst
 	}
 	var b [256]byte
 	k := append(append(b[:0], host...), '/')
-	if r, ok := s.urls[string(k)]; ok {
-		dst = append(dst, r)
-	}
-	return dst
+	return s.appendStr(dst, fkURL, unsafeString(k))
 }
 
 // appendHashHex finds a hash given as hex of a hash's length, as
@@ -221,17 +224,11 @@ func (s *set) fastRefs(dst []ref, value string) (Type, []ref, bool) {
 		if !ok {
 			return TypeUnknown, dst, false
 		}
-		if r, ok := s.urls[string(k)]; ok {
-			dst = append(dst, r)
-		}
-		return TypeURL, dst, true
+		return TypeURL, s.appendStr(dst, fkURL, unsafeString(k)), true
 	}
 	if (value[0]|0x20) == 'c' && isCVE(value) {
 		var buf [64]byte
-		if r, ok := s.cves[upperBuf(buf[:0], value)]; ok {
-			dst = append(dst, r)
-		}
-		return TypeCVE, dst, true
+		return TypeCVE, s.appendStr(dst, fkCVE, upperBuf(buf[:0], value)), true
 	}
 	if cls&^(clDigit|clHex|clUpper) == 0 {
 		if t := hashLen(n); t != TypeUnknown {
@@ -276,8 +273,8 @@ func (s *set) fastRefs(dst []ref, value string) (Type, []ref, bool) {
 	}
 	dst = s.appendDomain(dst, d)
 	dst = s.appendHostURL(dst, d)
-	if r, ok := s.files[d]; ok {
-		dst = append(dst, r)
+	if len(s.files) > 0 {
+		dst = s.appendStr(dst, fkFile, d)
 	}
 	return t, dst, true
 }

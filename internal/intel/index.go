@@ -43,6 +43,58 @@ type set struct {
 	sha256  map[[32]byte]ref
 	sha512  map[[64]byte]ref
 	multi   [][]uint32
+	filt    *filter // nil: every probe goes to the maps
+	// domainLabels has bit n set if a domain of n labels is indexed (see
+	// labelBit): parents of other lengths (the "com" of every value) are
+	// not probed.
+	domainLabels uint64
+	// hostURLs counts the URLs indexed with no path ("host/"): without
+	// them, addresses and domains are not probed as URLs.
+	hostURLs int
+}
+
+// strMap returns the map of string keys of a kind.
+func (s *set) strMap(kind uint64) map[string]ref {
+	switch kind {
+	case fkDomain:
+		return s.domains
+	case fkURL:
+		return s.urls
+	case fkEmail:
+		return s.emails
+	case fkFile:
+		return s.files
+	}
+	return s.cves
+}
+
+// appendStr finds string key k of a kind (fkDomain, fkURL, fkEmail,
+// fkFile, fkCVE).
+func (s *set) appendStr(dst []ref, kind uint64, k string) []ref {
+	if s.filt != nil && !s.filt.has(s.filt.hashString(kind, k)) {
+		return dst
+	}
+	if r, ok := s.strMap(kind)[k]; ok {
+		dst = append(dst, r)
+	}
+	return dst
+}
+
+func (s *set) mayBytes(kind uint64, b []byte) bool {
+	return s.filt == nil || s.filt.has(s.filt.hashBytes(kind, b))
+}
+
+func (s *set) addStr(kind uint64, k string, i uint32, dup func(uint32) bool) bool {
+	if s.filt != nil {
+		s.filt.add(s.filt.hashString(kind, k))
+	}
+	return addRef(s, s.strMap(kind), k, i, dup)
+}
+
+func (s *set) addBytes(kind uint64, b []byte) {
+	if s.filt != nil {
+		s.filt.add(s.filt.hashBytes(kind, b))
+	}
 }
 
 func newSet() *set {
@@ -99,9 +151,15 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 			return false
 		}
 		if a.Is4() {
-			return addRef(s, s.v4, be32(a.As4()), i, dup)
+			x := be32(a.As4())
+			if s.filt != nil {
+				s.filt.add(s.filt.hashV4(x))
+			}
+			return addRef(s, s.v4, x, i, dup)
 		}
-		return addRef(s, s.v6, a.As16(), i, dup)
+		k := a.As16()
+		s.addBytes(fkV6, k[:])
+		return addRef(s, s.v6, k, i, dup)
 	case TypeCIDR:
 		p, err := netip.ParsePrefix(v)
 		if err != nil {
@@ -126,7 +184,11 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 			for k := lo; k <= hi; k++ {
 				s.cover4[k/64] |= 1 << (k % 64)
 			}
-			return addRef(s, s.cidr4, uint64(bits)<<32|uint64(x), i, dup)
+			k := uint64(bits)<<32 | uint64(x)
+			if s.filt != nil {
+				s.filt.add(s.filt.hashCIDR4(k))
+			}
+			return addRef(s, s.cidr4, k, i, dup)
 		}
 		if !slices.Contains(s.lens6, bits) {
 			s.lens6 = append(s.lens6, bits)
@@ -135,46 +197,58 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 		}
 		return addRef(s, s.cidr6, v6key{p.Addr().As16(), bits}, i, dup)
 	case TypeDomain:
-		return addRef(s, s.domains, v, i, dup)
+		s.domainLabels |= labelBit(strings.Count(v, ".") + 1)
+		return s.addStr(fkDomain, v, i, dup)
 	case TypeURL:
 		var b [512]byte
 		k, _, ok := appendURLKey(b[:0], v)
 		if !ok {
 			return false
 		}
-		return addRef(s, s.urls, string(k), i, dup)
+		if strings.IndexByte(string(k), '/') == len(k)-1 {
+			s.hostURLs++ // may count a duplicate: only zero matters
+		}
+		if string(k) == v {
+			return s.addStr(fkURL, v, i, dup) // no copy
+		}
+		return s.addStr(fkURL, string(k), i, dup)
 	case TypeEmail:
-		return addRef(s, s.emails, v, i, dup)
+		return s.addStr(fkEmail, v, i, dup)
 	case TypeFileName:
-		return addRef(s, s.files, v, i, dup)
+		return s.addStr(fkFile, v, i, dup)
 	case TypeCVE:
-		return addRef(s, s.cves, v, i, dup)
+		return s.addStr(fkCVE, v, i, dup)
 	case TypeMD5, TypeImphash:
 		var k [16]byte
 		if !decodeHex(k[:], v) {
 			return false
 		}
 		if t == TypeMD5 {
+			s.addBytes(fkMD5, k[:])
 			return addRef(s, s.md5, k, i, dup)
 		}
+		s.addBytes(fkImphash, k[:])
 		return addRef(s, s.imphash, k, i, dup)
 	case TypeSHA1:
 		var k [20]byte
 		if !decodeHex(k[:], v) {
 			return false
 		}
+		s.addBytes(fkSHA1, k[:])
 		return addRef(s, s.sha1, k, i, dup)
 	case TypeSHA256:
 		var k [32]byte
 		if !decodeHex(k[:], v) {
 			return false
 		}
+		s.addBytes(fkSHA256, k[:])
 		return addRef(s, s.sha256, k, i, dup)
 	case TypeSHA512:
 		var k [64]byte
 		if !decodeHex(k[:], v) {
 			return false
 		}
+		s.addBytes(fkSHA512, k[:])
 		return addRef(s, s.sha512, k, i, dup)
 	}
 	return false
@@ -193,8 +267,10 @@ func (s *set) appendAddr(dst []ref, a netip.Addr) []ref {
 		return s.appendV4(dst, be32(a.As4()))
 	}
 	b := a.As16()
-	if r, ok := s.v6[b]; ok {
-		dst = append(dst, r)
+	if s.mayBytes(fkV6, b[:]) {
+		if r, ok := s.v6[b]; ok {
+			dst = append(dst, r)
+		}
 	}
 	for _, bits := range s.lens6 {
 		k := v6key{bits: bits}
@@ -251,23 +327,23 @@ func (s *set) appendDomain(dst []ref, d string) []ref {
 		return dst
 	}
 	d = strings.TrimSuffix(d, ".")
+	n := strings.Count(d, ".") + 1 // labels
 	for {
-		if r, ok := s.domains[d]; ok {
-			dst = append(dst, r)
+		if s.domainLabels&labelBit(n) != 0 {
+			dst = s.appendStr(dst, fkDomain, d)
 		}
 		i := strings.IndexByte(d, '.')
 		if i < 0 {
 			return dst
 		}
 		d = d[i+1:]
+		n--
 	}
 }
 
-func appendString(dst []ref, m map[string]ref, v string) []ref {
-	if r, ok := m[v]; ok {
-		dst = append(dst, r)
-	}
-	return dst
+// labelBit is the bit of set.domainLabels for a domain of n labels.
+func labelBit(n int) uint64 {
+	return 1 << min(n, 63)
 }
 
 // appendHex finds a hash given as hex (any case) of type t.
@@ -281,28 +357,36 @@ func (s *set) appendHex(dst []ref, t Type, h string) []ref {
 			return dst
 		}
 		if t == TypeMD5 {
-			r, ok = s.md5[k]
-		} else {
+			if len(s.md5) > 0 && s.mayBytes(fkMD5, k[:]) {
+				r, ok = s.md5[k]
+			}
+		} else if len(s.imphash) > 0 && s.mayBytes(fkImphash, k[:]) {
 			r, ok = s.imphash[k]
 		}
 	case TypeSHA1:
 		var k [20]byte
-		if !decodeHex(k[:], h) {
+		if len(s.sha1) == 0 || !decodeHex(k[:], h) {
 			return dst
 		}
-		r, ok = s.sha1[k]
+		if s.mayBytes(fkSHA1, k[:]) {
+			r, ok = s.sha1[k]
+		}
 	case TypeSHA256:
 		var k [32]byte
-		if !decodeHex(k[:], h) {
+		if len(s.sha256) == 0 || !decodeHex(k[:], h) {
 			return dst
 		}
-		r, ok = s.sha256[k]
+		if s.mayBytes(fkSHA256, k[:]) {
+			r, ok = s.sha256[k]
+		}
 	case TypeSHA512:
 		var k [64]byte
-		if !decodeHex(k[:], h) {
+		if len(s.sha512) == 0 || !decodeHex(k[:], h) {
 			return dst
 		}
-		r, ok = s.sha512[k]
+		if s.mayBytes(fkSHA512, k[:]) {
+			r, ok = s.sha512[k]
+		}
 	}
 	if ok {
 		dst = append(dst, r)
@@ -314,9 +398,7 @@ func (s *set) appendHex(dst []ref, t Type, h string) []ref {
 func (s *set) appendURL(dst []ref, u string) []ref {
 	var b [512]byte
 	if k, _, ok := appendURLKey(b[:0], u); ok {
-		if r, ok := s.urls[unsafeString(k)]; ok {
-			dst = append(dst, r)
-		}
+		dst = s.appendStr(dst, fkURL, unsafeString(k))
 	}
 	return dst
 }
@@ -341,14 +423,14 @@ func (s *set) lookup(t Type, v string, fn func(uint32)) {
 	case TypeURL:
 		refs = s.appendURL(refs, v)
 	case TypeEmail:
-		refs = appendString(refs, s.emails, v)
+		refs = s.appendStr(refs, fkEmail, v)
 		if i := strings.LastIndexByte(v, '@'); i >= 0 {
 			refs = s.appendDomain(refs, v[i+1:])
 		}
 	case TypeFileName:
-		refs = appendString(refs, s.files, v)
+		refs = s.appendStr(refs, fkFile, v)
 	case TypeCVE:
-		refs = appendString(refs, s.cves, v)
+		refs = s.appendStr(refs, fkCVE, v)
 	case TypeMD5:
 		refs = s.appendHex(refs, TypeMD5, v)
 		refs = s.appendHex(refs, TypeImphash, v)
@@ -365,21 +447,22 @@ func (s *set) lookup(t Type, v string, fn func(uint32)) {
 // Index is an immutable set of indicators, with the MISP warninglists that
 // mark values as probably benign. It is safe for concurrent use.
 type Index struct {
-	inds  []Indicator
+	inds  *indicators
 	set   *set
 	warn  *warnIndex
 	types [numTypes]int
 }
 
 // Len returns the number of indicators.
-func (x *Index) Len() int { return len(x.inds) }
+func (x *Index) Len() int { return len(x.inds.recs) }
 
 // Count returns the number of indicators of type t.
 func (x *Index) Count(t Type) int { return x.types[t] }
 
 // Indicators returns the indicators in the order they were added. The
-// caller must not modify them.
-func (x *Index) Indicators() []Indicator { return x.inds }
+// caller must not modify them. The index keeps indicators in a compact form
+// (see store.go): the slice is built on the first call and kept.
+func (x *Index) Indicators() []Indicator { return x.inds.all() }
 
 // Warninglists returns the names of the warninglists loaded.
 func (x *Index) WarninglistNames() []string {
@@ -403,7 +486,12 @@ func (x *Index) WarninglistNames() []string {
 // values with a port or surrounding spaces) go through Detect.
 func (x *Index) Lookup(value string) (Type, []Match) {
 	var refsBuf [16]ref
-	t, refs, ok := x.set.fastRefs(refsBuf[:0], value)
+	// The filter pays off for probes that mostly find nothing (every field
+	// of every event: MatchEvent); a value looked up on its own is often
+	// indexed, and the filter would add a cache miss to finding it.
+	s := *x.set
+	s.filt = nil
+	t, refs, ok := s.fastRefs(refsBuf[:0], value)
 	if !ok {
 		return x.lookupSlow(value)
 	}
@@ -431,7 +519,7 @@ func (x *Index) Lookup(value string) (Type, []Match) {
 
 // addMatch appends indicator i to ms unless it is there.
 func (x *Index) addMatch(ms []Match, i uint32) []Match {
-	ind := &x.inds[i]
+	ind := x.inds.get(i)
 	for _, m := range ms {
 		if m.Indicator == ind {
 			return ms
@@ -451,7 +539,7 @@ func (x *Index) lookupSlow(value string) (Type, []Match) {
 	}
 	var ms []Match
 	add := func(i uint32) {
-		ind := &x.inds[i]
+		ind := x.inds.get(i)
 		for _, m := range ms {
 			if m.Indicator == ind {
 				return

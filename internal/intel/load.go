@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -118,6 +119,9 @@ type loader struct {
 	opts  LoadOptions
 	stats *FileStats
 	path  string
+	// lineIDs says that an indicator without an id has the id path:line,
+	// which the builder does not store but builds when asked.
+	lineIDs bool
 }
 
 func (l *loader) errorf(line int, where string, format string, args ...any) {
@@ -142,7 +146,15 @@ func (l *loader) add(line int, where string, ind Indicator) {
 	if ind.Path == "" {
 		ind.Path = l.path
 	}
-	if err := l.b.Add(ind); err != nil {
+	var lazy uint32
+	if l.lineIDs && ind.ID == "" {
+		if line > 0 && ind.Path == l.path {
+			lazy = uint32(line)
+		} else {
+			ind.ID = l.path + ":" + strconv.Itoa(line)
+		}
+	}
+	if err := l.b.add(ind, lazy); err != nil {
 		l.fail(line, where, err)
 		return
 	}

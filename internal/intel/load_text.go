@@ -15,6 +15,8 @@ import (
 // maltrail's trailing comment) are ignored. A first line that names a type
 // ("IPAddress") is a header giving the type of every value.
 func (l *loader) loadText(data []byte) {
+	l.lineIDs = true // ids are path:line
+	defer func() { l.lineIDs = false }()
 	source := l.source()
 	typ := l.opts.Type
 	if typ == TypeUnknown {
@@ -51,7 +53,7 @@ func (l *loader) loadText(data []byte) {
 				continue
 			}
 		}
-		l.addValue(lineNo, "", s, typ, Indicator{Source: source, ID: l.path + ":" + strconv.Itoa(lineNo), Confidence: DefaultConfidence})
+		l.addValue(lineNo, "", s, typ, Indicator{Source: source, Confidence: DefaultConfidence})
 	}
 }
 
@@ -96,6 +98,8 @@ var (
 // or the value's shape); without a header, the first cell of each row
 // shaped like an indicator is the value. Cells are trimmed.
 func (l *loader) loadCSV(data []byte) {
+	l.lineIDs = true // ids are path:line
+	defer func() { l.lineIDs = false }()
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
@@ -157,7 +161,7 @@ func (l *loader) loadCSV(data []byte) {
 				continue
 			}
 		}
-		ind := Indicator{Source: source, ID: l.path + ":" + strconv.Itoa(line), Confidence: DefaultConfidence}
+		ind := Indicator{Source: source, Confidence: DefaultConfidence}
 		if tlpCol >= 0 && tlpCol < len(rec) {
 			ind.TLP = normalizeTLP(rec[tlpCol])
 		}

@@ -41,8 +41,29 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 		}
 		refs := refsBuf[:0]
 		mv := v // the value reported
+		if v[0] != '[' && strings.IndexByte(v, ' ') >= 0 {
+			// Messages, command lines: with a space, a value can only
+			// hold a URL or end in a path whose file name is indexed
+			// (the general case below, without scanning every byte).
+			if strings.Contains(v, "://") {
+				refs = x.appendURLAndHost(refs, v, buf[:0])
+			} else if len(s.files) > 0 {
+				base := v[lastSlash(v)+1:]
+				if len(base) >= 3 && len(base) <= len(buf) && strings.IndexByte(base, '.') >= 0 {
+					n := len(refs)
+					if refs = s.appendStr(refs, fkFile, lowerBuf(buf[:0], base)); len(refs) > n {
+						mv = base
+					}
+				}
+			}
+			for _, r := range refs {
+				x.emit(ev, r, name, mv, fn)
+			}
+			continue
+		}
+		or := scanClasses(v)
 		isAddr := false
-		if cls, other := classes(v); other == len(v) && cls&(clDot|clColon) != 0 && cls&^(clDigit|clHex|clUpper|clDot|clColon) == 0 || v[0] == '[' {
+		if or&^(scDigit|scHex|scUpper|scDot|scColon) == 0 && or&(scDot|scColon) != 0 || v[0] == '[' {
 			// An address, or an address with a port (Security IpAddress
 			// and ClientIP write 10.0.0.5:49712): the address is reported.
 			if r, host, ok := s.addrPort(refs, v); ok {
@@ -52,7 +73,11 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 				}
 			}
 		}
-		switch t := hexType(v); {
+		t := TypeUnknown
+		if !isAddr && or&^(scDigit|scHex|scUpper) == 0 {
+			t = hashLen(len(v))
+		}
+		switch {
 		case isAddr:
 		case t != TypeUnknown:
 			if t == TypeMD5 && strings.Contains(strings.ToLower(name), "imphash") {
@@ -62,33 +87,39 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 				refs = s.appendHex(refs, TypeImphash, v)
 			}
 			refs = s.appendHex(refs, t, v)
-		case strings.Contains(v, "://"):
+		case or&scColon != 0 && or&scSlash != 0 && strings.Contains(v, "://"):
 			refs = x.appendURLAndHost(refs, v, buf[:0])
-		case strings.IndexByte(v, '@') > 0 && strings.IndexByte(v, ' ') < 0:
+		case or&scAt != 0 && or&scSpace == 0 && v[0] != '@':
 			j := strings.LastIndexByte(v, '@')
 			e := lowerBuf(buf[:0], v)
-			refs = appendString(refs, s.emails, e)
+			refs = s.appendStr(refs, fkEmail, e)
 			refs = s.appendDomain(refs, e[j+1:])
 		case len(s.cves) > 0 && isCVE(v):
-			refs = appendString(refs, s.cves, upperBuf(buf[:0], v))
+			refs = s.appendStr(refs, fkCVE, upperBuf(buf[:0], v))
 		default:
 			base := v
-			if j := strings.LastIndexAny(v, `\/`); j >= 0 {
+			if or&(scSlash|scBackslash) != 0 {
+				j := lastSlash(v)
 				base = v[j+1:]
-				if len(s.urls) > 0 && j > 0 && v[0] != '/' && v[0] != '\\' && strings.IndexByte(v, ' ') < 0 {
+				if len(s.urls) > 0 && j > 0 && v[0] != '/' && v[0] != '\\' && or&scSpace == 0 {
 					refs = x.appendURLAndHost(refs, v, buf[:0]) // host/path without a scheme
 				}
 			}
-			if len(base) < 3 || strings.IndexByte(base, '.') < 0 || len(base) > len(buf) {
+			if or&scDot == 0 || len(base) < 3 || len(base) > len(buf) || strings.IndexByte(base, '.') < 0 {
+				break
+			}
+			// A domain has only letters, digits, '.', '-', '_' and non-ASCII.
+			domain := base == v && or&^(scDigit|scHex|scAlpha|scUpper|scDot|scDash|scHigh) == 0 && (len(s.domains) > 0 || len(s.urls) > 0)
+			if len(s.files) == 0 && !domain {
 				break
 			}
 			lb := lowerBuf(buf[:0], base)
 			if n := len(refs); len(s.files) > 0 {
-				if refs = appendString(refs, s.files, lb); len(refs) > n {
+				if refs = s.appendStr(refs, fkFile, lb); len(refs) > n {
 					mv = base
 				}
 			}
-			if base == v && (len(s.domains) > 0 || len(s.urls) > 0) && validDomain(strings.TrimSuffix(lb, ".")) {
+			if domain && validDomain(strings.TrimSuffix(lb, ".")) {
 				refs = s.appendDomain(refs, lb)
 				refs = s.appendHostURL(refs, strings.TrimSuffix(lb, "."))
 			}
@@ -99,11 +130,74 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 	}
 }
 
+// Classes of scanClasses: a value's shape from one pass over its bytes.
+const (
+	scDigit     uint16 = 1 << iota // 0-9
+	scHex                          // a-f A-F
+	scAlpha                        // g-z G-Z
+	scUpper                        // A-Z
+	scDot                          // .
+	scColon                        // :
+	scDash                         // - _
+	scSlash                        // /
+	scBackslash                    // backslash
+	scAt                           // @
+	scSpace                        // ' '
+	scHigh                         // 0x80-0xff
+	scOther                        // any other byte
+)
+
+var scanClass = func() (t [256]uint16) {
+	for i := range t {
+		switch c := byte(i); {
+		case c >= 0x80:
+			t[i] = scHigh
+		case byteClass[c]&clOther == 0:
+			t[i] = uint16(byteClass[c]) // the same bits as fast.go's classes
+		case c == '/':
+			t[i] = scSlash
+		case c == '\\':
+			t[i] = scBackslash
+		case c == '@':
+			t[i] = scAt
+		case c == ' ':
+			t[i] = scSpace
+		default:
+			t[i] = scOther
+		}
+	}
+	return t
+}()
+
+// scanClasses returns the union of the classes of v's bytes.
+func scanClasses(v string) uint16 {
+	var a, b uint16
+	i := 0
+	for ; i+1 < len(v); i += 2 {
+		a |= scanClass[v[i]]
+		b |= scanClass[v[i+1]]
+	}
+	if i < len(v) {
+		a |= scanClass[v[i]]
+	}
+	return a | b
+}
+
+// lastSlash returns the index of the last '/' or '\\' in v, or -1.
+func lastSlash(v string) int {
+	for i := len(v) - 1; i >= 0; i-- {
+		if c := v[i]; c == '/' || c == '\\' {
+			return i
+		}
+	}
+	return -1
+}
+
 // emit calls fn for the indicators of r valid at the event's time.
 func (x *Index) emit(ev *event.Event, r ref, name, v string, fn func(string, string, Match)) {
 	one := func(j uint32) {
-		ind := &x.inds[j]
-		if ind.ValidAt(ev.Time) {
+		if x.inds.metas[x.inds.recs[j].meta].validAt(ev.Time) {
+			ind := x.inds.get(j)
 			fn(name, v, Match{Indicator: ind, Warninglists: x.warninglistsFor(ind.Type, v, ind)})
 		}
 	}
@@ -154,9 +248,7 @@ func (x *Index) appendURLAndHost(dst []ref, v string, buf []byte) []ref {
 		return dst
 	}
 	key := unsafeString(k)
-	if r, ok := s.urls[key]; ok {
-		dst = append(dst, r)
-	}
+	dst = s.appendStr(dst, fkURL, key)
 	host := key
 	if j := strings.IndexByte(host, '/'); j >= 0 {
 		host = host[:j]
