@@ -19,6 +19,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/vigil-defense/vigil/internal/intel"
 	"github.com/vigil-defense/vigil/internal/serve"
 	"github.com/vigil-defense/vigil/internal/store"
 )
@@ -39,6 +40,7 @@ type serveConfig struct {
 	Rules         []string `yaml:"rules"`
 	MinLevel      string   `yaml:"min_level"`
 	Tail          []string `yaml:"tail"`
+	Intel         []string `yaml:"intel"`
 	DropDir       string   `yaml:"drop_dir"`
 	NATS          string   `yaml:"nats"`
 	NATSStream    string   `yaml:"nats_stream"`
@@ -96,6 +98,7 @@ func readServeConfig(e *env, args []string, getenv func(string) (string, bool)) 
 		{"tls-key", "VIGIL_TLS_KEY", "TLS private key `FILE` (PEM)", false},
 		{"rules", "VIGIL_RULES", "Sigma rule file or folder (repeatable; env: paths separated by " + string(os.PathListSeparator) + "); default: the built-in rules", true},
 		{"min-level", "VIGIL_MIN_LEVEL", "only rules of this `level` or above", false},
+		{"intel", "VIGIL_INTEL", "threat intelligence feed file or folder matched by the workers (repeatable, as in hunt --intel; env: paths separated by " + string(os.PathListSeparator) + ")", true},
 		{"tail", "VIGIL_TAIL", "follow `FILE` (JSON lines or syslog text; repeatable); survives rotation and restarts", true},
 		{"drop-dir", "VIGIL_DROP_DIR", "folder watched for EVTX/JSON files (default DATA-DIR/drop; off to disable)", false},
 		{"nats", "VIGIL_NATS", "external NATS JetStream `URL` (default: embedded, no port)", false},
@@ -214,6 +217,23 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		log.Info("rules loaded", "rules", len(lr.engine.Programs()), "refused_files", len(lr.refused), "not_compiled", len(lr.uncompile), "took", time.Since(start).Round(time.Millisecond))
 		opts.Engine = lr.engine
 	}
+	if len(cfg.Intel) > 0 && opts.Role.NeedsRules() {
+		start := time.Now()
+		idx, errs := intel.LoadPaths(cfg.Intel)
+		for i, err := range errs {
+			if i == 20 {
+				log.Warn("more feed entries could not be read", "more", len(errs)-20)
+				break
+			}
+			log.Warn("feed entry skipped", "error", err)
+		}
+		if idx == nil || idx.Len() == 0 {
+			fmt.Fprintf(e.stderr, "vigil serve: --intel %s: no indicator could be loaded\n", strings.Join(cfg.Intel, ", "))
+			return exitUsage
+		}
+		log.Info("threat intelligence loaded", "indicators", idx.Len(), "took", time.Since(start).Round(time.Millisecond))
+		opts.Intel = idx
+	}
 	if addr := os.Getenv("VIGIL_PPROF"); addr != "" {
 		// A debugging aid: Go's profiler on a separate listener.
 		go func() { log.Warn("pprof stopped", "error", http.ListenAndServe(addr, pprofMux())) }()
@@ -239,6 +259,8 @@ func (c *serveConfig) setList(name string, v []string) {
 		c.Rules = v
 	case "tail":
 		c.Tail = v
+	case "intel":
+		c.Intel = v
 	}
 }
 

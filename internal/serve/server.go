@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-defense/vigil/internal/auth"
 	"github.com/vigil-defense/vigil/internal/bus"
 	"github.com/vigil-defense/vigil/internal/detect"
+	"github.com/vigil-defense/vigil/internal/intel"
 	"github.com/vigil-defense/vigil/internal/store"
 )
 
@@ -66,6 +67,7 @@ type Options struct {
 	DB         string // "" (SQLite in DataDir), sqlite:PATH or postgres://…
 
 	Engine  *detect.Engine // compiled rules (required for worker and api roles)
+	Intel   *intel.Index   // threat intelligence matched by workers; nil for none
 	Workers int            // detection goroutines; default one per CPU
 
 	MaxBody       int64 // bytes of one events request; default 64 MiB
@@ -341,7 +343,7 @@ func (s *Server) Run(ctx context.Context) error {
 	wctx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	if s.opts.Role.worker() {
-		s.worker = &worker{engine: s.opts.Engine, store: s.store, log: s.log, metrics: s.metrics, disabled: &ruleSwitch{}}
+		s.worker = &worker{engine: s.opts.Engine, intel: s.opts.Intel, store: s.store, log: s.log, metrics: s.metrics, disabled: &ruleSwitch{}}
 		workWG.Add(2)
 		go func() {
 			defer workWG.Done()

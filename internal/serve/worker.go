@@ -10,6 +10,7 @@ import (
 	"github.com/vigil-defense/vigil/internal/bus"
 	"github.com/vigil-defense/vigil/internal/detect"
 	"github.com/vigil-defense/vigil/internal/event"
+	"github.com/vigil-defense/vigil/internal/intel"
 	"github.com/vigil-defense/vigil/internal/store"
 )
 
@@ -21,6 +22,7 @@ type committer interface {
 // worker runs detection on delivered batches: decode, match, store, ack.
 type worker struct {
 	engine   *detect.Engine
+	intel    *intel.Index // nil without --intel
 	store    committer
 	log      *slog.Logger
 	metrics  *metrics
@@ -96,6 +98,11 @@ func (w *worker) handle(ctx context.Context, ds []*bus.Delivery) {
 				}
 				st.dets = append(st.dets, detect.NewDetection(p, &st.ev))
 			})
+			if w.intel != nil {
+				w.intel.MatchEvent(&st.ev, func(field, value string, im intel.Match) {
+					st.dets = append(st.dets, intel.NewDetection(&st.ev, field, value, im))
+				})
+			}
 		}
 		spans[i].start = len(st.rows)
 		for j := range st.dets {
