@@ -65,15 +65,6 @@ func (r *Record) AppendFields(scratch []byte, fn func(name string, value []byte)
 }
 
 func (r *Record) systemFields(sys Node, scratch []byte, fn func(string, []byte)) []byte {
-	attr := func(n *node, attrName, field string) {
-		for _, a := range r.attrs[n.a0:n.a1] {
-			if a.name == attrName {
-				scratch = r.appendPieces(scratch[:0], a.p0, a.p1, optsPlain)
-				fn(field, trimSpace(scratch))
-				return
-			}
-		}
-	}
 	for c := r.nodes[sys].first; c >= 0; c = r.nodes[c].next {
 		n := &r.nodes[c]
 		if n.kind != nodeElement {
@@ -81,28 +72,41 @@ func (r *Record) systemFields(sys Node, scratch []byte, fn func(string, []byte))
 		}
 		switch n.name {
 		case "Provider":
-			attr(n, "Name", FieldProviderName)
-			attr(n, "Guid", FieldProviderGUID)
-			attr(n, "EventSourceName", FieldEventSourceName)
+			scratch = r.attrField(n, "Name", FieldProviderName, scratch, fn)
+			scratch = r.attrField(n, "Guid", FieldProviderGUID, scratch, fn)
+			scratch = r.attrField(n, "EventSourceName", FieldEventSourceName, scratch, fn)
 		case "EventID":
 			scratch = r.AppendText(scratch[:0], Node(c))
 			fn(FieldEventID, trimSpace(scratch))
-			attr(n, "Qualifiers", FieldQualifiers)
+			scratch = r.attrField(n, "Qualifiers", FieldQualifiers, scratch, fn)
 		case "TimeCreated":
-			attr(n, "SystemTime", FieldTimeCreated)
+			scratch = r.attrField(n, "SystemTime", FieldTimeCreated, scratch, fn)
 		case "Correlation":
-			attr(n, "ActivityID", FieldActivityID)
-			attr(n, "RelatedActivityID", FieldRelatedActivityID)
+			scratch = r.attrField(n, "ActivityID", FieldActivityID, scratch, fn)
+			scratch = r.attrField(n, "RelatedActivityID", FieldRelatedActivityID, scratch, fn)
 		case "Execution":
-			attr(n, "ProcessID", FieldProcessID)
-			attr(n, "ThreadID", FieldThreadID)
+			scratch = r.attrField(n, "ProcessID", FieldProcessID, scratch, fn)
+			scratch = r.attrField(n, "ThreadID", FieldThreadID, scratch, fn)
 		case "Security":
-			attr(n, "UserID", FieldUserID)
+			scratch = r.attrField(n, "UserID", FieldUserID, scratch, fn)
 		default:
 			if n.first >= 0 {
 				scratch = r.AppendText(scratch[:0], Node(c))
 				fn(n.name, trimSpace(scratch))
 			}
+		}
+	}
+	return scratch
+}
+
+// attrField passes attribute attrName of element n, when present, to fn as
+// field; scratch is returned for reuse.
+func (r *Record) attrField(n *node, attrName, field string, scratch []byte, fn func(string, []byte)) []byte {
+	for _, a := range r.attrs[n.a0:n.a1] {
+		if a.name == attrName {
+			scratch = r.appendPieces(scratch[:0], a.p0, a.p1, optsPlain)
+			fn(field, trimSpace(scratch))
+			break
 		}
 	}
 	return scratch
@@ -126,7 +130,7 @@ func (r *Record) dataFields(parent Node, scratch []byte, fn func(string, []byte)
 				if at.p1 == at.p0+1 && r.pieces[at.p0].typ == typeLiteral {
 					name = r.pieces[at.p0].str
 				} else {
-					name = string(r.appendPieces(nil, at.p0, at.p1, optsPlain))
+					name = r.internName(at.p0, at.p1)
 				}
 			}
 		}
@@ -134,4 +138,25 @@ func (r *Record) dataFields(parent Node, scratch []byte, fn func(string, []byte)
 		fn(name, trimSpace(scratch))
 	}
 	return scratch
+}
+
+// maxFieldNames bounds the field names a Record keeps for reuse.
+const maxFieldNames = 1024
+
+// internName renders pieces p0..p1 as plain text and returns it as a
+// string, the same string for the same name from record to record.
+func (r *Record) internName(p0, p1 int32) string {
+	r.fnameBuf = r.appendPieces(r.fnameBuf[:0], p0, p1, optsPlain)
+	if name, ok := r.fnames[string(r.fnameBuf)]; ok {
+		return name
+	}
+	if len(r.fnameBuf) > maxInternSize {
+		return string(r.fnameBuf)
+	}
+	if r.fnames == nil || len(r.fnames) >= maxFieldNames {
+		r.fnames = make(map[string]string)
+	}
+	name := string(r.fnameBuf)
+	r.fnames[name] = name
+	return name
 }

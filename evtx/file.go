@@ -71,7 +71,7 @@ func Open(path string) (*File, error) {
 // error.
 func NewFile(r io.ReaderAt, size int64, name string) (*File, error) {
 	f := &File{r: r, size: size, Name: name}
-	var hdr [fileHeaderSize]byte
+	var hdr [128]byte // the header's fields; the rest of its 4 KiB is unused
 	n, err := r.ReadAt(hdr[:], 0)
 	if n < 128 {
 		if err == nil || err == io.EOF {

@@ -42,6 +42,11 @@ type Record struct {
 	jkids []jsonKid
 	jkey  []byte
 	jtab  []int32
+
+	// Field names rendered from substitutions (<Data Name="%1">), interned
+	// from record to record: AppendFields then allocates no name.
+	fnames   map[string]string
+	fnameBuf []byte
 }
 
 func (r *Record) reset() {

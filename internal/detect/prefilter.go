@@ -388,25 +388,36 @@ const keywordSlot = -1
 // gramSet is the bitset of hashed quadgrams of one event.
 type gramSet [1 << (gramBits - 6)]uint64
 
+// add, addTri and addAnchored compute gramHash and triHash inline, with the
+// slot's part hoisted and the string consumed from the front so that the
+// compiler drops the bounds checks: they hash every byte of every value a
+// prefilter reads (TestGramLoops checks they set the same bits).
+
 func (g *gramSet) add(slot int32, s string) {
-	for i := 0; i+4 <= len(s); i++ {
-		h := gramHash(slot, quad(s, i))
+	salt := uint32(slot) * 0x9e3779b1
+	for ; len(s) >= 4; s = s[1:] {
+		q := uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+		h := (q ^ salt) * 0x85ebca6b >> (32 - gramBits)
 		g[h>>6] |= 1 << (h & 63)
 	}
 }
 
 func (g *gramSet) addTri(slot int32, s string) {
-	for i := 0; i+3 <= len(s); i++ {
-		h := triHash(slot, tri(s, i))
+	salt := uint32(slot) * 0x9e3779b1
+	for ; len(s) >= 3; s = s[1:] {
+		q := uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | 0xff<<24
+		h := (q ^ salt) * 0x85ebca6b >> (32 - gramBits)
 		g[h>>6] |= 1 << (h & 63)
 	}
 }
 
 // addAnchored adds the quadgrams of s that start with a byte of anchors.
 func (g *gramSet) addAnchored(slot int32, s string, anchors *[256]bool) {
-	for i := 0; i+4 <= len(s); i++ {
-		if anchors[s[i]] {
-			h := gramHash(slot, quad(s, i))
+	salt := uint32(slot) * 0x9e3779b1
+	for ; len(s) >= 4; s = s[1:] {
+		if anchors[s[0]] {
+			q := uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+			h := (q ^ salt) * 0x85ebca6b >> (32 - gramBits)
 			g[h>>6] |= 1 << (h & 63)
 		}
 	}
@@ -463,6 +474,17 @@ func clausePasses(c []needle, g *gramSet) bool {
 func (nd *needle) present(g *gramSet) bool {
 	for _, h := range nd.grams[:nd.n] {
 		if !g.has(h) {
+			return false
+		}
+	}
+	return true
+}
+
+// presentRest is present without the first gram, for a needle found by
+// that gram's bit.
+func (nd *needle) presentRest(g *gramSet) bool {
+	for i := 1; i < int(nd.n) && i < len(nd.grams); i++ {
+		if !g.has(nd.grams[i]) {
 			return false
 		}
 	}
@@ -586,7 +608,7 @@ func buildInvIndex(programs []*Program) *invIndex {
 }
 
 // mark sets the bit of every program whose first clause has a needle with
-// all its grams in g.
+// all its grams in g (the first is: it is the bit being visited).
 func (inv *invIndex) mark(g *gramSet, cand []uint64) {
 	for w := range g {
 		has := inv.has[w]
@@ -597,7 +619,7 @@ func (inv *invIndex) mark(g *gramSet, cand []uint64) {
 			r := inv.base[w] + uint32(bits.OnesCount64(has&(1<<bit-1)))
 			for i := inv.start[r]; i < inv.start[r+1]; i++ {
 				e := &inv.entries[i]
-				if cand[e.prog>>6]&(1<<(e.prog&63)) == 0 && e.nd.present(g) {
+				if cand[e.prog>>6]&(1<<(e.prog&63)) == 0 && e.nd.presentRest(g) {
 					cand[e.prog>>6] |= 1 << (e.prog & 63)
 				}
 			}

@@ -39,6 +39,24 @@ func TestEventFields(t *testing.T) {
 	}
 }
 
+// TestFieldsAllocs checks that Fields copies the event's text once, not
+// once per field: hunt calls it for every detection.
+func TestFieldsAllocs(t *testing.T) {
+	var e Event
+	e.Reset()
+	for _, name := range []string{"Image", "CommandLine", "ParentImage", "User", "Hashes", "Empty"} {
+		e.AddString(name, name+" value")
+	}
+	e.AddString("Empty", "")
+	var fields []Field
+	if n := testing.AllocsPerRun(100, func() { fields = e.Fields() }); n > 2 {
+		t.Errorf("Fields made %v allocations, want at most 2 (the slice and one copy of the text)", n)
+	}
+	if len(fields) != 7 || fields[1] != (Field{"CommandLine", "CommandLine value"}) || fields[6] != (Field{"Empty", ""}) {
+		t.Errorf("Fields = %v", fields)
+	}
+}
+
 func BenchmarkFill(b *testing.B) {
 	var e Event
 	val := []byte(`C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`)

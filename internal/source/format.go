@@ -139,7 +139,7 @@ func ExpandSkipped(paths []string) (files, skipped []string, err error) {
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("cannot read %s: %w (check the path; give files or directories of EVTX, JSON or JSON Lines logs)", p, unwrapPathErr(err))
+			return nil, nil, fmt.Errorf("cannot read %s: %w (check the path; give files or directories of EVTX, JSON, JSON Lines or syslog text logs)", p, unwrapPathErr(err))
 		}
 		if !st.IsDir() {
 			files = append(files, p)

@@ -146,10 +146,11 @@ func (u *Unit) Events(ev *event.Event, fn func(ev *event.Event), problem func(er
 // goroutine opens the files in turn and enumerates their units: the chunk
 // slots of an EVTX file (each chunk is read and decoded by the worker), or
 // batches of consecutive JSON records read sequentially, decompressing gzip
-// there. Every file yields at least one unit. At most about twice as many
-// units as workers are in flight, so memory stays bounded whatever the file
-// sizes. Scan stops early when ctx is done or emit returns an error, returns
-// that error, and closes every file it opened.
+// there. Every file yields at least one unit. At most workers+1 units hold
+// file data (being worked, or handed over), and at most 8×workers more wait
+// with their results to be emitted, so memory stays bounded whatever the
+// file sizes. Scan stops early when ctx is done or emit returns an error,
+// returns that error, and closes every file it opened.
 func Scan[T any](ctx context.Context, paths []string, workers int, work func(u *Unit) T, emit func(T) error) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -162,7 +163,11 @@ func Scan[T any](ctx context.Context, paths []string, workers int, work func(u *
 		out chan T
 	}
 	jobs := make(chan job)
-	order := make(chan job, 2*workers)
+	// Results wait here to be emitted in order. A unit whose results take
+	// emit long (thousands of detections to write) must not stall the
+	// workers, so they may run several units per worker ahead; the units
+	// waiting hold their results only (batches go back when worked).
+	order := make(chan job, 8*workers)
 	send := func(u *Unit) sendResult {
 		j := job{u: u, out: make(chan T, 1)}
 		select {
@@ -296,7 +301,7 @@ func produce(path string, send func(*Unit) sendResult) bool {
 		if gz {
 			what = "gzip-compressed, but its content is not a supported format"
 		}
-		return errUnit(format, gz, size, fmt.Errorf("%s: %s (vigil reads EVTX, JSON and JSON Lines files, optionally gzip-compressed); leave it out of the paths", path, what))
+		return errUnit(format, gz, size, fmt.Errorf("%s: %s (vigil reads EVTX, JSON, JSON Lines and syslog text files, optionally gzip-compressed); leave it out of the paths", path, what))
 	case format == FormatEVTX && gz:
 		f.Close()
 		return errUnit(format, gz, size, fmt.Errorf("%s: gzip-compressed EVTX is not supported: decompress it first (gunzip -k %s)", path, path))
