@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -30,7 +31,7 @@ func isWarning(err error) bool {
 type summary struct {
 	total      int
 	byLevel    map[string]int
-	byRule     map[string]*ruleCount
+	byRule     map[ruleKey]*ruleCount
 	byComputer map[string]int
 	byUser     map[string]int
 	byTactic   map[string]int
@@ -40,12 +41,19 @@ type summary struct {
 type ruleCount struct {
 	id, title, level string
 	n                int
+	// The summary keys of the rule's ATT&CK tags, parsed once per rule
+	// (every detection of a rule carries its tags).
+	tactics, techs []string
+	tags           []string
 }
+
+// ruleKey identifies a rule in the summary.
+type ruleKey struct{ id, title string }
 
 func (s *summary) add(d *detect.Detection) {
 	if s.byLevel == nil {
 		s.byLevel = map[string]int{}
-		s.byRule = map[string]*ruleCount{}
+		s.byRule = map[ruleKey]*ruleCount{}
 		s.byComputer = map[string]int{}
 		s.byUser = map[string]int{}
 		s.byTactic = map[string]int{}
@@ -53,10 +61,11 @@ func (s *summary) add(d *detect.Detection) {
 	}
 	s.total++
 	s.byLevel[strings.ToLower(d.Level)]++
-	rc := s.byRule[d.RuleID+"\x00"+d.RuleTitle]
+	key := ruleKey{d.RuleID, d.RuleTitle}
+	rc := s.byRule[key]
 	if rc == nil {
 		rc = &ruleCount{id: d.RuleID, title: d.RuleTitle, level: d.Level}
-		s.byRule[d.RuleID+"\x00"+d.RuleTitle] = rc
+		s.byRule[key] = rc
 	}
 	rc.n++
 	if d.Computer != "" {
@@ -65,12 +74,22 @@ func (s *summary) add(d *detect.Detection) {
 	if u := d.User(); u != "" {
 		s.byUser[u]++
 	}
-	tactics, techs := attack.ParseTags(d.Tags)
-	for _, t := range tactics {
-		s.byTactic[t.ID+" "+t.Name]++
+	if rc.n == 1 || !slices.Equal(rc.tags, d.Tags) {
+		rc.tags = d.Tags
+		rc.tactics, rc.techs = rc.tactics[:0], rc.techs[:0]
+		tactics, techs := attack.ParseTags(d.Tags)
+		for _, t := range tactics {
+			rc.tactics = append(rc.tactics, t.ID+" "+t.Name)
+		}
+		for _, t := range techs {
+			rc.techs = append(rc.techs, t.ID+" "+t.FullName())
+		}
 	}
-	for _, t := range techs {
-		s.byTech[t.ID+" "+t.FullName()]++
+	for _, k := range rc.tactics {
+		s.byTactic[k]++
+	}
+	for _, k := range rc.techs {
+		s.byTech[k]++
 	}
 }
 

@@ -29,9 +29,11 @@
 // gzip there. Worker goroutines call the caller's work function on each
 // unit (typically Unit.Events and detection), and the results reach emit on
 // the calling goroutine in file order, then unit order, so the output is
-// the same whatever the number of workers. At most about twice as many
-// units as workers are in flight, so memory is bounded whatever the file
-// sizes; a single JSON record is limited to 64 MiB.
+// the same whatever the number of workers. At most workers+1 units hold
+// file data at a time, and up to 8×workers finished results may wait for
+// their turn to be emitted (so one slow-to-emit unit does not stall the
+// workers), so memory is bounded whatever the file sizes; a single JSON
+// record is limited to 64 MiB.
 //
 // A Unit, its data and the events it yields belong to the worker during
 // the work call only: Unit.Events reuses one Event for every record, and a
