@@ -2,11 +2,14 @@ package detect
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-defense/vigil/internal/event"
+	"github.com/vigil-defense/vigil/internal/normalize"
+	"github.com/vigil-defense/vigil/rules"
 	"github.com/vigil-defense/vigil/sigma"
 )
 
@@ -320,5 +323,40 @@ func TestRegexpLiteral(t *testing.T) {
 		if got := regexpLiteral(re); got != want {
 			t.Errorf("regexpLiteral(%q) = %q, want %q", re, got, want)
 		}
+	}
+}
+
+// TestClassCachesAreBounded feeds events whose class key values never
+// repeat (as a hostile sender could): the caches stay bounded and matching
+// stays right.
+func TestClassCachesAreBounded(t *testing.T) {
+	set, err := sigma.LoadFS(rules.FS, ".", "builtin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := Compile(set.Files, normalize.Default(), Options{})
+	m := e.NewMatcher()
+	var ev event.Event
+	for i := range maxClassKeys + 100 {
+		ev.Reset()
+		ev.AddString("Channel", fmt.Sprintf("Custom/%d", i))
+		ev.AddString("EventID", "1")
+		m.Match(&ev, func(*Program) {})
+	}
+	if n := len(m.classes); n > maxClassKeys {
+		t.Errorf("matcher caches %d classes", n)
+	}
+	if n := len(e.cache.byKey); n > maxClassKeys {
+		t.Errorf("engine caches %d classes", n)
+	}
+	// Still matching: a Security log clear fires the built-in rule.
+	ev.Reset()
+	ev.AddString("Channel", "Security")
+	ev.AddString("EventID", "1102")
+	ev.AddString("Provider_Name", "Microsoft-Windows-Eventlog")
+	hits := 0
+	m.Match(&ev, func(p *Program) { hits++ })
+	if hits == 0 {
+		t.Error("no rule fired on a Security 1102 after the caches were reset")
 	}
 }

@@ -438,9 +438,18 @@ func (m *Matcher) class(ev *event.Event) *classInfo {
 	// matchers; the field-name cache is this matcher's own.
 	ci := *m.e.sharedClass(m.key)
 	ci.nameSlots = map[string][2]int32{}
+	if len(m.classes) >= maxClassKeys {
+		// Key values come from the events (a syslog program name, a
+		// JSON Channel): a long-running server must not keep one entry
+		// per value ever seen. Starting over costs a rebuild per class.
+		clear(m.classes)
+	}
 	m.classes[string(m.key)] = &ci
 	return &ci
 }
+
+// maxClassKeys bounds the class caches of an engine and of each matcher.
+const maxClassKeys = 1 << 14
 
 // classCache holds what the engine's matchers share about event classes:
 // built once per engine (not per matcher), and once per set of logsources
@@ -488,6 +497,9 @@ func (e *Engine) sharedClass(key []byte) *classInfo {
 	if c.byKey == nil {
 		c.byKey = map[string]*classInfo{}
 		c.bySrcs = map[string]*classInfo{}
+	}
+	if len(c.byKey) >= maxClassKeys {
+		clear(c.byKey) // bySrcs, bounded by the distinct logsource sets, stays
 	}
 	t := e.table
 	cls := t.ClassifyKey(key)
