@@ -636,6 +636,9 @@ func (m *Matcher) load(ev *event.Event, ci *classInfo) {
 				if id, ok := ci.aliases[strings.ToLower(name)]; ok && id != ns[0] {
 					ns[1] = id
 				}
+				if len(ci.nameSlots) >= maxClassKeys {
+					clear(ci.nameSlots) // field names chosen by the events
+				}
 				ci.nameSlots[name] = ns
 			}
 		}
