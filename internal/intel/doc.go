@@ -14,7 +14,8 @@
 // domain, URL, e-mail address, MD5/SHA-1/SHA-256/SHA-512/imphash, file name,
 // CVE id) with what its feed says: source, id, confidence (0–100), TLP,
 // labels, ATT&CK technique ids, validity. The Index keeps one word per value
-// in maps sized for millions: hashes keyed by fixed-size byte arrays (not
+// in tables sized for millions (open addressing, table.go, for the numerous
+// kinds; Go maps for IPv6 and networks): hashes keyed by fixed-size byte arrays (not
 // hex strings), addresses by their integer, networks by (prefix length,
 // masked address) so that every network containing an address is found
 // with one probe per prefix length present, domains by name so that a value
@@ -22,10 +23,10 @@
 // a.b.evil.com), URLs by a scheme-less normal form (host and scheme lower
 // case, default port and fragment dropped: http://x/a, https://x/a and x/a
 // are one indicator; paths and queries stay case-sensitive). A blocked
-// Bloom filter of all those keys (2 bytes a key) sits in front of the maps:
+// Bloom filter of all those keys (2 bytes a key) sits in front of the tables:
 // a probe for a value that is not indexed — every parent domain of a value,
 // most fields of an event — costs one cache line instead of a miss into
-// maps of tens of MiB.
+// tables of tens of MiB.
 //
 // Indicators are stored compactly (store.go): per indicator a record
 // without pointers (type, value and id in a byte arena, the number of a
@@ -41,7 +42,9 @@
 // field is called, reads Sysmon's Hashes field, looks hosts of URLs and
 // domains of e-mail addresses up too, skips indicators outside their
 // validity at the event's time, and allocates nothing for an event that
-// matches nothing.
+// matches nothing. It remembers (per goroutine, seen.go) the recent values
+// that found nothing, compared byte for byte: a value the previous event
+// had in the same field, or one seen a moment ago, is not looked up again.
 //
 // MISP warninglists (public DNS resolvers, cloud networks, top sites) go
 // into a second index: a match whose value, or whose indicator's value, is on

@@ -89,11 +89,11 @@ func parseIPv4(s string) (uint32, bool) {
 // appendV4 finds IPv4 address x and the networks that contain it.
 func (s *set) appendV4(dst []ref, x uint32) []ref {
 	if s.filt == nil || s.filt.has(s.filt.hashV4(x)) {
-		if r, ok := s.v4[x]; ok {
+		if r, ok := s.v4.get(&x); ok {
 			dst = append(dst, r)
 		}
 	}
-	if s.cover4 == nil || s.cover4[x>>22]&(1<<(x>>16%64)) == 0 {
+	if s.cover4 == nil || s.cover4[x>>22]&(1<<(x>>16%64)) == 0 || s.cover24[x>>14]&(1<<(x>>8%64)) == 0 {
 		return dst
 	}
 	for _, bits := range s.lens4 {
@@ -273,7 +273,7 @@ func (s *set) fastRefs(dst []ref, value string) (Type, []ref, bool) {
 	}
 	dst = s.appendDomain(dst, d)
 	dst = s.appendHostURL(dst, d)
-	if len(s.files) > 0 {
+	if s.files.n > 0 {
 		dst = s.appendStr(dst, fkFile, d)
 	}
 	return t, dst, true

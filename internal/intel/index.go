@@ -1,10 +1,12 @@
 package intel
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // ref names the indicators stored under one key: an index into the
@@ -23,25 +25,28 @@ type v6key struct {
 // set holds values of every type, each pointing at indicators. It is built
 // once and then only read.
 type set struct {
-	v4    map[uint32]ref
+	v4    *fixedTable[uint32]
 	v6    map[[16]byte]ref
 	cidr4 map[uint64]ref // bits<<32 | masked address
 	cidr6 map[v6key]ref
 	lens4 []uint8 // prefix lengths present in cidr4, longest first
 	// cover4 has a bit for every /16 that an IPv4 network of cidr4 overlaps:
 	// an address outside them skips the probes of cidr4.
-	cover4  *[1 << 16 / 64]uint64
+	cover4 *[1 << 16 / 64]uint64
+	// cover24 is cover4 for the /24s: of the addresses in a covered /16,
+	// most are outside every network.
+	cover24 *[1 << 24 / 64]uint64
 	lens6   []uint8
-	domains map[string]ref // matched with every parent domain of a value
-	urls    map[string]ref // by appendURLKey
-	emails  map[string]ref
-	files   map[string]ref
-	cves    map[string]ref
-	md5     map[[16]byte]ref
-	imphash map[[16]byte]ref
-	sha1    map[[20]byte]ref
-	sha256  map[[32]byte]ref
-	sha512  map[[64]byte]ref
+	domains *strTable // matched with every parent domain of a value
+	urls    *strTable // by appendURLKey
+	emails  *strTable
+	files   *strTable
+	cves    *strTable
+	md5     *fixedTable[[16]byte]
+	imphash *fixedTable[[16]byte]
+	sha1    *fixedTable[[20]byte]
+	sha256  *fixedTable[[32]byte]
+	sha512  *fixedTable[[64]byte]
 	multi   [][]uint32
 	filt    *filter // nil: every probe goes to the maps
 	// domainLabels has bit n set if a domain of n labels is indexed (see
@@ -53,8 +58,8 @@ type set struct {
 	hostURLs int
 }
 
-// strMap returns the map of string keys of a kind.
-func (s *set) strMap(kind uint64) map[string]ref {
+// strMap returns the table of string keys of a kind.
+func (s *set) strMap(kind uint64) *strTable {
 	switch kind {
 	case fkDomain:
 		return s.domains
@@ -74,7 +79,7 @@ func (s *set) appendStr(dst []ref, kind uint64, k string) []ref {
 	if s.filt != nil && !s.filt.has(s.filt.hashString(kind, k)) {
 		return dst
 	}
-	if r, ok := s.strMap(kind)[k]; ok {
+	if r, ok := s.strMap(kind).get(k); ok {
 		dst = append(dst, r)
 	}
 	return dst
@@ -88,7 +93,7 @@ func (s *set) addStr(kind uint64, k string, i uint32, dup func(uint32) bool) boo
 	if s.filt != nil {
 		s.filt.add(s.filt.hashString(kind, k))
 	}
-	return addRef(s, s.strMap(kind), k, i, dup)
+	return s.strMap(kind).put(k, s.merger(i, dup))
 }
 
 func (s *set) addBytes(kind uint64, b []byte) {
@@ -98,36 +103,68 @@ func (s *set) addBytes(kind uint64, b []byte) {
 }
 
 func newSet() *set {
+	seed := maphash.Comparable(maphash.MakeSeed(), 0)
 	return &set{
-		v4: map[uint32]ref{}, v6: map[[16]byte]ref{}, cidr4: map[uint64]ref{}, cidr6: map[v6key]ref{},
-		domains: map[string]ref{}, urls: map[string]ref{}, emails: map[string]ref{}, files: map[string]ref{},
-		cves: map[string]ref{}, md5: map[[16]byte]ref{}, imphash: map[[16]byte]ref{}, sha1: map[[20]byte]ref{},
-		sha256: map[[32]byte]ref{}, sha512: map[[64]byte]ref{},
+		v4: newFixedTable[uint32](seed), v6: map[[16]byte]ref{}, cidr4: map[uint64]ref{}, cidr6: map[v6key]ref{},
+		domains: newStrTable(), urls: newStrTable(), emails: newStrTable(), files: newStrTable(), cves: newStrTable(),
+		md5: newFixedTable[[16]byte](seed), imphash: newFixedTable[[16]byte](seed), sha1: newFixedTable[[20]byte](seed),
+		sha256: newFixedTable[[32]byte](seed), sha512: newFixedTable[[64]byte](seed),
 	}
 }
 
-// addRef stores indicator i under key k, unless dup reports one of the
-// indicators already there as the same.
-func addRef[K comparable](s *set, m map[K]ref, k K, i uint32, dup func(uint32) bool) bool {
-	old, ok := m[k]
-	if !ok {
-		m[k] = ref(i)
-		return true
+// reserve sizes the tables for count[t] values of type t (size[t] bytes
+// in all).
+func (s *set) reserve(count, size [numTypes]int) {
+	s.v4.reserve(count[TypeIPv4])
+	s.md5.reserve(count[TypeMD5])
+	s.imphash.reserve(count[TypeImphash])
+	s.sha1.reserve(count[TypeSHA1])
+	s.sha256.reserve(count[TypeSHA256])
+	s.sha512.reserve(count[TypeSHA512])
+	s.domains.reserve(count[TypeDomain], size[TypeDomain])
+	s.urls.reserve(count[TypeURL], size[TypeURL])
+	s.emails.reserve(count[TypeEmail], size[TypeEmail])
+	s.files.reserve(count[TypeFileName], size[TypeFileName])
+	s.cves.reserve(count[TypeCVE], size[TypeCVE])
+}
+
+// merge returns the ref to store under a key when indicator i is added
+// to it: i, if the key is new (found false), else the key's indicators
+// (old) and i. ok is false if dup reports one of the indicators already
+// there as the same: the key keeps old.
+func (s *set) merge(old ref, found bool, i uint32, dup func(uint32) bool) (ref, bool) {
+	if !found {
+		return ref(i), true
 	}
 	if dup != nil {
 		found := false
 		s.each(old, func(j uint32) { found = found || dup(j) })
 		if found {
-			return false
+			return old, false
 		}
 	}
 	if old&multiRef == 0 {
 		s.multi = append(s.multi, []uint32{uint32(old), i})
-		m[k] = multiRef | ref(len(s.multi)-1)
-		return true
+		return multiRef | ref(len(s.multi)-1), true
 	}
 	s.multi[old&^multiRef] = append(s.multi[old&^multiRef], i)
-	return true
+	return old, true
+}
+
+// merger is merge for the put of a table.
+func (s *set) merger(i uint32, dup func(uint32) bool) func(ref, bool) (ref, bool) {
+	return func(old ref, found bool) (ref, bool) { return s.merge(old, found, i, dup) }
+}
+
+// addRef stores indicator i under key k of map m, unless dup reports one
+// of the indicators already there as the same.
+func addRef[K comparable](s *set, m map[K]ref, k K, i uint32, dup func(uint32) bool) bool {
+	old, found := m[k]
+	r, ok := s.merge(old, found, i, dup)
+	if ok {
+		m[k] = r
+	}
+	return ok
 }
 
 // refs returns the indicator numbers r stands for, without allocating.
@@ -155,7 +192,7 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 			if s.filt != nil {
 				s.filt.add(s.filt.hashV4(x))
 			}
-			return addRef(s, s.v4, x, i, dup)
+			return s.v4.put(&x, s.merger(i, dup))
 		}
 		k := a.As16()
 		s.addBytes(fkV6, k[:])
@@ -183,6 +220,16 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 			}
 			for k := lo; k <= hi; k++ {
 				s.cover4[k/64] |= 1 << (k % 64)
+			}
+			if s.cover24 == nil {
+				s.cover24 = new([1 << 24 / 64]uint64)
+			}
+			lo, hi = x>>8, x>>8
+			if bits < 24 {
+				hi = lo | (1<<(24-bits) - 1)
+			}
+			for k := lo; k <= hi; k++ {
+				s.cover24[k/64] |= 1 << (k % 64)
 			}
 			k := uint64(bits)<<32 | uint64(x)
 			if s.filt != nil {
@@ -225,31 +272,31 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 		}
 		if t == TypeMD5 {
 			s.addBytes(fkMD5, k[:])
-			return addRef(s, s.md5, k, i, dup)
+			return s.md5.put(&k, s.merger(i, dup))
 		}
 		s.addBytes(fkImphash, k[:])
-		return addRef(s, s.imphash, k, i, dup)
+		return s.imphash.put(&k, s.merger(i, dup))
 	case TypeSHA1:
 		var k [20]byte
 		if !decodeHex(k[:], v) {
 			return false
 		}
 		s.addBytes(fkSHA1, k[:])
-		return addRef(s, s.sha1, k, i, dup)
+		return s.sha1.put(&k, s.merger(i, dup))
 	case TypeSHA256:
 		var k [32]byte
 		if !decodeHex(k[:], v) {
 			return false
 		}
 		s.addBytes(fkSHA256, k[:])
-		return addRef(s, s.sha256, k, i, dup)
+		return s.sha256.put(&k, s.merger(i, dup))
 	case TypeSHA512:
 		var k [64]byte
 		if !decodeHex(k[:], v) {
 			return false
 		}
 		s.addBytes(fkSHA512, k[:])
-		return addRef(s, s.sha512, k, i, dup)
+		return s.sha512.put(&k, s.merger(i, dup))
 	}
 	return false
 }
@@ -323,7 +370,7 @@ func (s *set) appendCIDR(dst []ref, p netip.Prefix) []ref {
 
 // appendDomain finds d (lower case) and every parent domain of d.
 func (s *set) appendDomain(dst []ref, d string) []ref {
-	if len(s.domains) == 0 {
+	if s.domains.n == 0 {
 		return dst
 	}
 	d = strings.TrimSuffix(d, ".")
@@ -357,35 +404,35 @@ func (s *set) appendHex(dst []ref, t Type, h string) []ref {
 			return dst
 		}
 		if t == TypeMD5 {
-			if len(s.md5) > 0 && s.mayBytes(fkMD5, k[:]) {
-				r, ok = s.md5[k]
+			if s.md5.n > 0 && s.mayBytes(fkMD5, k[:]) {
+				r, ok = s.md5.get(&k)
 			}
-		} else if len(s.imphash) > 0 && s.mayBytes(fkImphash, k[:]) {
-			r, ok = s.imphash[k]
+		} else if s.imphash.n > 0 && s.mayBytes(fkImphash, k[:]) {
+			r, ok = s.imphash.get(&k)
 		}
 	case TypeSHA1:
 		var k [20]byte
-		if len(s.sha1) == 0 || !decodeHex(k[:], h) {
+		if s.sha1.n == 0 || !decodeHex(k[:], h) {
 			return dst
 		}
 		if s.mayBytes(fkSHA1, k[:]) {
-			r, ok = s.sha1[k]
+			r, ok = s.sha1.get(&k)
 		}
 	case TypeSHA256:
 		var k [32]byte
-		if len(s.sha256) == 0 || !decodeHex(k[:], h) {
+		if s.sha256.n == 0 || !decodeHex(k[:], h) {
 			return dst
 		}
 		if s.mayBytes(fkSHA256, k[:]) {
-			r, ok = s.sha256[k]
+			r, ok = s.sha256.get(&k)
 		}
 	case TypeSHA512:
 		var k [64]byte
-		if len(s.sha512) == 0 || !decodeHex(k[:], h) {
+		if s.sha512.n == 0 || !decodeHex(k[:], h) {
 			return dst
 		}
 		if s.mayBytes(fkSHA512, k[:]) {
-			r, ok = s.sha512[k]
+			r, ok = s.sha512.get(&k)
 		}
 	}
 	if ok {
@@ -451,6 +498,9 @@ type Index struct {
 	set   *set
 	warn  *warnIndex
 	types [numTypes]int
+	// seen holds *seenValues: MatchEvent's memory of values that found
+	// nothing, one per goroutine at a time.
+	seen sync.Pool
 }
 
 // Len returns the number of indicators.

@@ -30,6 +30,13 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 	s := x.set
 	var refsBuf [16]ref
 	var buf [256]byte
+	seen, _ := x.seen.Get().(*seenValues)
+	if seen == nil {
+		seen = newSeenValues()
+	}
+	defer x.seen.Put(seen)
+	// The sizes of the tables, read once per event.
+	nCVE, nURL, nFile, nDomain := s.cves.n, s.urls.n, s.files.n, s.domains.n
 	for i := 0; i < ev.Len(); i++ {
 		name, v := ev.Name(i), ev.Value(i)
 		if len(v) < 3 || len(v) > 2048 {
@@ -39,6 +46,9 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 			x.matchHashes(ev, name, v, fn)
 			continue
 		}
+		if i < seenFields && seen.same(i, v) {
+			continue // as in the previous event: nothing
+		}
 		refs := refsBuf[:0]
 		mv := v // the value reported
 		if v[0] != '[' && strings.IndexByte(v, ' ') >= 0 {
@@ -47,7 +57,7 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 			// (the general case below, without scanning every byte).
 			if strings.Contains(v, "://") {
 				refs = x.appendURLAndHost(refs, v, buf[:0])
-			} else if len(s.files) > 0 {
+			} else if nFile > 0 {
 				base := v[lastSlash(v)+1:]
 				if len(base) >= 3 && len(base) <= len(buf) && strings.IndexByte(base, '.') >= 0 {
 					n := len(refs)
@@ -56,19 +66,48 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 					}
 				}
 			}
+			if len(refs) == 0 && i < seenFields && len(v) <= seenMaxLen {
+				seen.setLast(i, len(v), seen.put(v))
+			}
 			for _, r := range refs {
 				x.emit(ev, r, name, mv, fn)
 			}
 			continue
 		}
 		or := scanClasses(v)
+		if or&(scDot|scColon|scSlash|scBackslash|scAt) == 0 && v[0] != '[' && hashLen(len(v)) == TypeUnknown && (nCVE == 0 || !isCVE(v)) {
+			// Not an address, URL, e-mail address, domain, file name,
+			// hash or CVE id: the cases below find nothing.
+			if i < seenFields && len(v) <= seenMaxLen {
+				seen.setLast(i, len(v), seen.put(v))
+			}
+			continue
+		}
+		// known reports v as remembered with nothing found; it is asked
+		// before the costly cases only (the others are cheaper than a hash).
+		var h uint64
+		remember, hashed := len(v) <= seenMaxLen, false
+		known := func() bool {
+			if hashed || !remember {
+				return false
+			}
+			h, hashed = seen.hash(v), true
+			end, ok := seen.find(h, v)
+			if ok {
+				seen.setLast(i, len(v), end)
+			}
+			return ok
+		}
 		isAddr := false
 		if or&^(scDigit|scHex|scUpper|scDot|scColon) == 0 && or&(scDot|scColon) != 0 || v[0] == '[' {
+			if known() {
+				continue
+			}
 			// An address, or an address with a port (Security IpAddress
 			// and ClientIP write 10.0.0.5:49712): the address is reported.
 			if r, host, ok := s.addrPort(refs, v); ok {
 				refs, mv, isAddr = r, host, true
-				if _, v4 := parseIPv4(host); v4 {
+				if _, v4 := parseIPv4(host); v4 && s.hostURLs > 0 {
 					refs = s.appendHostURL(refs, host)
 				}
 			}
@@ -80,28 +119,41 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 		switch {
 		case isAddr:
 		case t != TypeUnknown:
+			if known() {
+				continue
+			}
 			if t == TypeMD5 && strings.Contains(strings.ToLower(name), "imphash") {
 				t = TypeImphash
+				remember = false // found nothing as an imphash, it may be an MD5
 			}
 			if t == TypeMD5 {
 				refs = s.appendHex(refs, TypeImphash, v)
 			}
 			refs = s.appendHex(refs, t, v)
 		case or&scColon != 0 && or&scSlash != 0 && strings.Contains(v, "://"):
+			if known() {
+				continue
+			}
 			refs = x.appendURLAndHost(refs, v, buf[:0])
 		case or&scAt != 0 && or&scSpace == 0 && v[0] != '@':
+			if known() {
+				continue
+			}
 			j := strings.LastIndexByte(v, '@')
 			e := lowerBuf(buf[:0], v)
 			refs = s.appendStr(refs, fkEmail, e)
 			refs = s.appendDomain(refs, e[j+1:])
-		case len(s.cves) > 0 && isCVE(v):
+		case nCVE > 0 && isCVE(v):
 			refs = s.appendStr(refs, fkCVE, upperBuf(buf[:0], v))
 		default:
 			base := v
 			if or&(scSlash|scBackslash) != 0 {
 				j := lastSlash(v)
 				base = v[j+1:]
-				if len(s.urls) > 0 && j > 0 && v[0] != '/' && v[0] != '\\' && or&scSpace == 0 {
+				if nURL > 0 && j > 0 && v[0] != '/' && v[0] != '\\' && or&scSpace == 0 {
+					if known() {
+						continue
+					}
 					refs = x.appendURLAndHost(refs, v, buf[:0]) // host/path without a scheme
 				}
 			}
@@ -109,12 +161,15 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 				break
 			}
 			// A domain has only letters, digits, '.', '-', '_' and non-ASCII.
-			domain := base == v && or&^(scDigit|scHex|scAlpha|scUpper|scDot|scDash|scHigh) == 0 && (len(s.domains) > 0 || len(s.urls) > 0)
-			if len(s.files) == 0 && !domain {
+			domain := base == v && or&^(scDigit|scHex|scAlpha|scUpper|scDot|scDash|scHigh) == 0 && (nDomain > 0 || nURL > 0)
+			if nFile == 0 && !domain {
 				break
 			}
+			if known() {
+				continue
+			}
 			lb := lowerBuf(buf[:0], base)
-			if n := len(refs); len(s.files) > 0 {
+			if n := len(refs); nFile > 0 {
 				if refs = s.appendStr(refs, fkFile, lb); len(refs) > n {
 					mv = base
 				}
@@ -122,6 +177,13 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 			if domain && validDomain(strings.TrimSuffix(lb, ".")) {
 				refs = s.appendDomain(refs, lb)
 				refs = s.appendHostURL(refs, strings.TrimSuffix(lb, "."))
+			}
+		}
+		if len(refs) == 0 && remember {
+			if hashed {
+				seen.setLast(i, len(v), seen.add(h, v))
+			} else if i < seenFields {
+				seen.setLast(i, len(v), seen.put(v))
 			}
 		}
 		for _, r := range refs {

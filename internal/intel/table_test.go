@@ -1,0 +1,129 @@
+package intel
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// The open-addressing tables find exactly what a Go map given the same
+// keys finds, through growth, repeated keys (several indicators under one
+// key) and duplicates refused by the builder's dup function.
+func TestTablesAgainstMaps(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	s := newSet()
+	want4 := map[uint32][]uint32{}
+	wantS := map[string][]uint32{}
+	dupOf := map[uint32]uint32{} // indicator -> the one it repeats
+	isDup := func(i uint32) func(uint32) bool {
+		return func(j uint32) bool { d, ok := dupOf[i]; return ok && d == j }
+	}
+	for i := uint32(0); i < 50_000; i++ {
+		k4 := r.Uint32() % 20_000 // many repeated keys
+		ks := fmt.Sprintf("h%d.example.com", r.IntN(20_000))
+		if l := want4[k4]; len(l) > 0 && r.IntN(4) == 0 {
+			dupOf[i] = l[0] // the builder's dup reports it as the same as l[0]
+		}
+		if s.v4.put(&k4, s.merger(i, isDup(i))) {
+			want4[k4] = append(want4[k4], i)
+		} else if _, ok := dupOf[i]; !ok {
+			t.Fatalf("key %d: indicator %d refused", k4, i)
+		}
+		if !s.domains.put(ks, s.merger(i, nil)) {
+			t.Fatalf("key %s: indicator %d refused", ks, i)
+		}
+		wantS[ks] = append(wantS[ks], i)
+	}
+	refs := func(r ref) []uint32 {
+		var l []uint32
+		s.each(r, func(i uint32) { l = append(l, i) })
+		return l
+	}
+	for k := uint32(0); k < 25_000; k++ {
+		r, ok := s.v4.get(&k)
+		if ok != (len(want4[k]) > 0) || ok && !slices.Equal(refs(r), want4[k]) {
+			t.Fatalf("v4 %d: %v %v, want %v", k, ok, refs(r), want4[k])
+		}
+		ks := fmt.Sprintf("h%d.example.com", k)
+		r, ok = s.domains.get(ks)
+		if ok != (len(wantS[ks]) > 0) || ok && !slices.Equal(refs(r), wantS[ks]) {
+			t.Fatalf("domain %s: %v %v, want %v", ks, ok, refs(r), wantS[ks])
+		}
+	}
+	if s.v4.n != len(want4) || s.domains.n != len(wantS) {
+		t.Errorf("%d and %d keys, want %d and %d", s.v4.n, s.domains.n, len(want4), len(wantS))
+	}
+}
+
+// seenValues finds a value only while its bytes are in the ring, and only
+// the value itself.
+func TestSeenValues(t *testing.T) {
+	c := newSeenValues()
+	v := "desktop-1.corp.example"
+	h := c.hash(v)
+	end := c.add(h, v)
+	if got, ok := c.find(h, v); !ok || got != end {
+		t.Fatalf("find after add: %d %v", got, ok)
+	}
+	c.setLast(3, len(v), end)
+	if !c.same(3, v) || c.same(3, "desktop-2.corp.example") || c.same(4, v) {
+		t.Fatal("same: wrong answer")
+	}
+	if _, ok := c.find(c.hash("desktop-2.corp.example"), "desktop-2.corp.example"); ok {
+		t.Fatal("found a value never added")
+	}
+	// Fill the ring with other values: v's bytes are overwritten.
+	for i := 0; c.pos < end+seenRing; i++ {
+		c.put(fmt.Sprintf("filler-%06d.example.org", i))
+	}
+	if _, ok := c.find(h, v); ok || c.same(3, v) {
+		t.Fatal("found a value whose bytes were overwritten")
+	}
+}
+
+// MatchEvent gives the same matches with its memory of values warm (every
+// event after the first) as with it empty (before every event), on real
+// events and an index of values taken from them.
+func TestMatchEventSeenSameMatches(t *testing.T) {
+	evs, err := corpusEventsOnce()
+	if err != nil {
+		t.Skipf("corpus absent (%v): the logs live in ../shared/corpus next to the repository", err)
+	}
+	b := NewBuilder()
+	for k, ev := range evs {
+		if k%97 != 0 {
+			continue
+		}
+		for i := 0; i < ev.Len(); i++ {
+			if typ, v := Detect(ev.Value(i)); typ != TypeUnknown {
+				_ = b.Add(Indicator{Type: typ, Value: v, Source: "corpus-sample"})
+			}
+		}
+	}
+	x, _ := b.Build()
+	if x.Len() < 100 {
+		t.Fatalf("index of %d values", x.Len())
+	}
+	run := func(cold bool) []string {
+		var out []string
+		for k, ev := range evs {
+			if cold {
+				x.seen = sync.Pool{}
+			}
+			x.MatchEvent(ev, func(field, value string, m Match) {
+				out = append(out, fmt.Sprintf("%d %s %s %s", k, field, value, m.Indicator.Value))
+			})
+		}
+		return out
+	}
+	warm, cold := run(false), run(true)
+	if len(warm) < 1000 {
+		t.Errorf("only %d matches", len(warm))
+	}
+	if !slices.Equal(warm, cold) {
+		t.Errorf("%d matches with the memory warm, %d with it cold", len(warm), len(cold))
+	}
+	t.Logf("%d matches in %d events", len(warm), len(evs))
+}
