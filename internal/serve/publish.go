@@ -57,10 +57,7 @@ func (b *batchBuilder) add(ev *event.Event, now time.Time) (bool, error) {
 		if size > maxBatchBytes {
 			return true, errEventTooLarge
 		}
-		if b.events == 0 {
-			return true, errEventTooLarge
-		}
-		return false, nil
+		return false, nil // the batch is full: publish it, then add ev again
 	}
 	if b.events == 0 {
 		b.received = now
