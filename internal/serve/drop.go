@@ -121,21 +121,11 @@ func (s *Server) ingestDropFile(ctx context.Context, dir, path string) {
 			return nil
 		}
 		b := &bus.Batch{ID: idBase + strconv.Itoa(part), Source: srcDrop, Events: bb.events, Received: bb.received, Data: bb.data}
-		delay := 100 * time.Millisecond
-		for {
-			err := s.pub.Publish(ctx, b)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, bus.ErrFull) {
-				s.log.Warn("queueing dropped file's events failed; retrying", "file", path, "error", err)
-			}
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, 2*time.Second)
+		err := publishPatiently(ctx, s.pub, b, func(err error) {
+			s.log.Warn("queueing dropped file's events failed; retrying", "file", path, "error", err)
+		})
+		if err != nil {
+			return err
 		}
 		part++
 		events += bb.events

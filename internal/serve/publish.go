@@ -149,22 +149,34 @@ func (s *streamBatcher) flushLocked(ctx context.Context) error {
 		return nil
 	}
 	batch := &bus.Batch{ID: newID(s.source + "-"), Source: s.source, Events: s.b.events, Received: s.b.received, Data: s.b.data}
+	if err := publishPatiently(ctx, s.pub, batch, s.onErr); err != nil {
+		return fmt.Errorf("%d events not queued: %w", s.b.events, err)
+	}
+	if s.onPub != nil {
+		s.onPub(s.b.events)
+	}
+	s.b.reset()
+	return nil
+}
+
+// publishPatiently publishes batch, retrying with back-off (50 ms doubling
+// to 2 s) while the queue is full or unreachable, until ctx ends. Sources
+// that cannot answer "try later" (syslog, tailed and dropped files) wait
+// this way, which slows their reading instead of losing events. onErr, if
+// set, hears about failures other than a full queue.
+func publishPatiently(ctx context.Context, pub publisher, batch *bus.Batch, onErr func(error)) error {
 	delay := 50 * time.Millisecond
 	for {
-		err := s.pub.Publish(ctx, batch)
+		err := pub.Publish(ctx, batch)
 		if err == nil {
-			if s.onPub != nil {
-				s.onPub(s.b.events)
-			}
-			s.b.reset()
 			return nil
 		}
-		if s.onErr != nil && !errors.Is(err, bus.ErrFull) {
-			s.onErr(err)
+		if onErr != nil && !errors.Is(err, bus.ErrFull) {
+			onErr(err)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d events not queued: %w", s.b.events, err)
+			return err
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, 2*time.Second)

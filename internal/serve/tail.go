@@ -275,18 +275,11 @@ func (t *tailer) queueRange(ctx context.Context, end int64) error {
 		}
 		h := sha256.Sum256([]byte(t.key()))
 		id := fmt.Sprintf("tail-%s-%d-%d", hex.EncodeToString(h[:8]), t.off, end)
-		delay := 100 * time.Millisecond
-		for {
-			err := t.s.pub.Publish(ctx, &bus.Batch{ID: id, Source: srcTail, Events: bb.events, Received: bb.received, Data: bb.data})
-			if err == nil {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, 2*time.Second)
+		err := publishPatiently(ctx, t.s.pub, &bus.Batch{ID: id, Source: srcTail, Events: bb.events, Received: bb.received, Data: bb.data}, func(err error) {
+			t.s.log.Warn("queueing a followed file's lines failed; retrying", "path", t.path, "error", err)
+		})
+		if err != nil {
+			return err
 		}
 		t.s.metrics.received.WithLabelValues(srcTail).Add(float64(bb.events))
 	}
