@@ -89,12 +89,11 @@ func (b *Builder) Build() (*Index, []error) {
 	x.set.filt = newFilter(len(src.recs))
 	// Size the tables for the indicators of each type (duplicates are few),
 	// so that they are not copied as they grow.
-	var count, size [numTypes]int
+	var count [numTypes]int
 	for i := range src.recs {
 		count[src.recs[i].typ]++
-		size[src.recs[i].typ] += int(src.recs[i].valLen)
 	}
-	x.set.reserve(count, size)
+	x.set.reserve(count)
 	st := store{recs: make([]rec, 0, len(src.recs)), metas: slices.Clip(src.metas), bytes: arena{chunks: slices.Clone(src.bytes.chunks)}}
 	for _, r := range src.recs {
 		n := uint32(len(st.recs))

@@ -15,7 +15,8 @@
 // CVE id) with what its feed says: source, id, confidence (0–100), TLP,
 // labels, ATT&CK technique ids, validity. The Index keeps one word per value
 // in tables sized for millions (open addressing, table.go, for the numerous
-// kinds; Go maps for IPv6 and networks): hashes keyed by fixed-size byte arrays (not
+// kinds, a string of up to 56 bytes kept in its 64-byte slot so that a hit
+// reads one cache line; Go maps for IPv6 and networks): hashes keyed by fixed-size byte arrays (not
 // hex strings), addresses by their integer, networks by (prefix length,
 // masked address) so that every network containing an address is found
 // with one probe per prefix length present, domains by name so that a value

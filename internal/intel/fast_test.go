@@ -1,7 +1,9 @@
 package intel
 
 import (
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +71,57 @@ func TestMatchEventAddressWithPort(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s=%s: matched %q, want %q", c.field, c.value, got, c.want)
 		}
+	}
+}
+
+// TestValidDomainLDH checks the fast path's domain check against
+// validDomain on every value made of the bytes it is given.
+func TestValidDomainLDH(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const alphabet = "ab9z0.-_"
+	cases := []string{"evil.com", "a.b", "a..b", ".ab.c", "ab.c.", "-a.com", "a-.com", "a.-com", "a.com-",
+		"1.2.3.4", "1.2.3.x", "x.123", "123.x1", "a_b.c_d", strings.Repeat("a", 63) + ".com",
+		strings.Repeat("a", 64) + ".com", strings.Repeat("a.", 126) + "b", strings.Repeat("a.", 127) + "b", "ab", "a.b.c.d.e.f"}
+	for i := 0; i < 200_000; i++ {
+		b := make([]byte, 1+r.IntN(12))
+		for j := range b {
+			b[j] = alphabet[r.IntN(len(alphabet))]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, d := range cases {
+		if got, want := validDomainLDH(d), validDomain(d); got != want {
+			t.Fatalf("validDomainLDH(%q) = %v, validDomain = %v", d, got, want)
+		}
+	}
+}
+
+// TestLookupOneMatchShared checks that a hit on one indicator allocates
+// nothing, and that the shared slice it returns cannot be grown into
+// another match's.
+func TestLookupOneMatchShared(t *testing.T) {
+	x := testIndex(t,
+		Indicator{Type: TypeIPv4, Value: "203.0.113.7", Source: "a"},
+		Indicator{Type: TypeIPv4, Value: "203.0.113.8", Source: "b"},
+		Indicator{Type: TypeDomain, Value: "evil.example", Source: "c"})
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, ms := x.Lookup("203.0.113.7"); len(ms) != 1 {
+			t.Fatal(ms)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a hit allocates %v objects, want 0", allocs)
+	}
+	_, a := x.Lookup("203.0.113.7")
+	_, b := x.Lookup("203.0.113.8")
+	if cap(a) != 1 || a[0].Indicator.Source != "a" || b[0].Indicator.Source != "b" {
+		t.Fatalf("a = %+v (cap %d), b = %+v", a, cap(a), b)
+	}
+	a = append(a, Match{})
+	if _, again := x.Lookup("203.0.113.8"); again[0].Indicator.Source != "b" {
+		t.Fatalf("appending to one match changed another: %+v", again)
+	}
+	if _, ms := x.Lookup("www.evil.example"); len(ms) != 1 || ms[0].Indicator.Source != "c" {
+		t.Fatalf("www.evil.example: %+v", ms)
 	}
 }

@@ -112,20 +112,19 @@ func newSet() *set {
 	}
 }
 
-// reserve sizes the tables for count[t] values of type t (size[t] bytes
-// in all).
-func (s *set) reserve(count, size [numTypes]int) {
+// reserve sizes the tables for count[t] values of type t.
+func (s *set) reserve(count [numTypes]int) {
 	s.v4.reserve(count[TypeIPv4])
 	s.md5.reserve(count[TypeMD5])
 	s.imphash.reserve(count[TypeImphash])
 	s.sha1.reserve(count[TypeSHA1])
 	s.sha256.reserve(count[TypeSHA256])
 	s.sha512.reserve(count[TypeSHA512])
-	s.domains.reserve(count[TypeDomain], size[TypeDomain])
-	s.urls.reserve(count[TypeURL], size[TypeURL])
-	s.emails.reserve(count[TypeEmail], size[TypeEmail])
-	s.files.reserve(count[TypeFileName], size[TypeFileName])
-	s.cves.reserve(count[TypeCVE], size[TypeCVE])
+	s.domains.reserve(count[TypeDomain])
+	s.urls.reserve(count[TypeURL])
+	s.emails.reserve(count[TypeEmail])
+	s.files.reserve(count[TypeFileName])
+	s.cves.reserve(count[TypeCVE])
 }
 
 // merge returns the ref to store under a key when indicator i is added
@@ -529,11 +528,16 @@ func (x *Index) WarninglistNames() []string {
 // bare hosts as URLs: MISP url attributes, STIX url:value). Each match
 // lists the warninglists the value is on.
 //
-// It allocates only the matches it returns: hashes, IPv4 and IPv6
-// addresses, domains and file names, URLs and CVE ids are recognised by one
-// scan of the value's bytes and looked up without building strings; other
-// shapes (defanged values, networks, e-mail addresses, host/path URLs,
-// values with a port or surrounding spaces) go through Detect.
+// The returned slice may be shared with other calls: callers must not
+// modify its elements (appending to it is fine).
+//
+// It allocates only the matches it returns, and nothing when a value of
+// the common shapes matches one indicator and no warninglist: hashes, IPv4
+// and IPv6 addresses, domains and file names, URLs and CVE ids are
+// recognised by one scan of the value's bytes and looked up without
+// building strings; other shapes (defanged values, networks, e-mail
+// addresses, host/path URLs, values with a port or surrounding spaces) go
+// through Detect.
 func (x *Index) Lookup(value string) (Type, []Match) {
 	var refsBuf [16]ref
 	// The filter pays off for probes that mostly find nothing (every field
@@ -547,6 +551,19 @@ func (x *Index) Lookup(value string) (Type, []Match) {
 	}
 	if len(refs) == 0 {
 		return t, nil
+	}
+	if len(refs) == 1 && refs[0]&multiRef == 0 {
+		// One indicator: the index's own slice of its match, unless the
+		// match carries warninglists.
+		ms := x.inds.match(uint32(refs[0]))
+		if x.warn == nil {
+			return t, ms
+		}
+		_, v := Detect(value)
+		if wl := x.warninglistsFor(t, v, ms[0].Indicator); wl != nil {
+			return t, []Match{{Indicator: ms[0].Indicator, Warninglists: wl}}
+		}
+		return t, ms
 	}
 	var ms []Match
 	for _, r := range refs {

@@ -174,7 +174,7 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 					mv = base
 				}
 			}
-			if domain && validDomain(strings.TrimSuffix(lb, ".")) {
+			if domain && validDomainOf(strings.TrimSuffix(lb, "."), or&scHigh == 0) {
 				refs = s.appendDomain(refs, lb)
 				refs = s.appendHostURL(refs, strings.TrimSuffix(lb, "."))
 			}

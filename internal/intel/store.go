@@ -201,43 +201,50 @@ func (s *store) indicator(i uint32) Indicator {
 }
 
 // indicators is an index's store with the *Indicator of each record, built
-// on first use 64 at a time: finding a chunk reads a table of 8 bytes per 64
-// indicators (which stays in cache), and the pointer into the chunk is
-// computed without touching the chunk, so a lookup that finds an indicator
-// pays no cache miss for its *Indicator.
+// on first use 64 at a time: finding a chunk reads a table of 16 bytes per
+// 64 indicators, and the pointer into the chunk is computed without
+// touching the chunk, so a lookup that finds an indicator pays at most one
+// cache miss (the table's entry) for its *Indicator. Next to each chunk of
+// indicators is a chunk of one-element matches, so that a lookup that
+// finds one indicator returns a slice of it without allocating.
 type indicators struct {
 	store
-	chunks []atomic.Pointer[[indChunk]Indicator]
+	chunks []indChunkRef
 	all    func() []Indicator
+}
+
+type indChunkRef struct {
+	inds    atomic.Pointer[[indChunk]Indicator]
+	matches atomic.Pointer[[indChunk]Match] // matches[j].Indicator is &inds[j]
 }
 
 const indChunk = 64
 
 func newIndicators(s store) *indicators {
-	x := &indicators{store: s, chunks: make([]atomic.Pointer[[indChunk]Indicator], (len(s.recs)+indChunk-1)/indChunk)}
+	x := &indicators{store: s, chunks: make([]indChunkRef, (len(s.recs)+indChunk-1)/indChunk)}
 	x.metaIdx = nil
 	x.all = sync.OnceValue(func() []Indicator {
 		// Whole chunks, so that the chunks not built yet can view it.
 		all := make([]Indicator, len(x.recs), len(x.chunks)*indChunk)
 		for k := range x.chunks {
 			lo := k * indChunk
-			if c := x.chunks[k].Load(); c != nil {
+			if c := x.chunks[k].inds.Load(); c != nil {
 				copy(all[lo:min(lo+indChunk, len(all))], c[:])
 				continue
 			}
 			for i := lo; i < min(lo+indChunk, len(all)); i++ {
 				all[i] = x.indicator(uint32(i))
 			}
-			x.chunks[k].CompareAndSwap(nil, (*[indChunk]Indicator)(all[lo:lo+indChunk]))
+			x.chunks[k].inds.CompareAndSwap(nil, (*[indChunk]Indicator)(all[lo:lo+indChunk]))
 		}
 		return all
 	})
 	return x
 }
 
-// get returns indicator i.
-func (x *indicators) get(i uint32) *Indicator {
-	p := &x.chunks[i/indChunk]
+// chunk returns the chunk of indicators that holds indicator i.
+func (x *indicators) chunk(i uint32) *[indChunk]Indicator {
+	p := &x.chunks[i/indChunk].inds
 	c := p.Load()
 	if c == nil {
 		c = new([indChunk]Indicator)
@@ -249,5 +256,30 @@ func (x *indicators) get(i uint32) *Indicator {
 			c = p.Load()
 		}
 	}
-	return &c[i%indChunk]
+	return c
+}
+
+// get returns indicator i.
+func (x *indicators) get(i uint32) *Indicator {
+	return &x.chunk(i)[i%indChunk]
+}
+
+// match returns a slice of one Match of indicator i, without
+// Warninglists. The slice is shared: it must not be modified (its capacity
+// is 1, so appending to it copies).
+func (x *indicators) match(i uint32) []Match {
+	p := &x.chunks[i/indChunk].matches
+	m := p.Load()
+	if m == nil {
+		c := x.chunk(i)
+		m = new([indChunk]Match)
+		for j := range m {
+			m[j].Indicator = &c[j]
+		}
+		if !p.CompareAndSwap(nil, m) {
+			m = p.Load()
+		}
+	}
+	j := i % indChunk
+	return m[j : j+1 : j+1]
 }

@@ -10,11 +10,12 @@ import (
 // domains, URLs, e-mail addresses, file names, CVE ids). A Go map of a
 // million keys costs a lookup three to four cache misses (the table's
 // header, the control word, the slot, and for a string key the key's
-// bytes); these open-addressing tables with linear probing keep the key
-// (fixed-size keys) or a fingerprint and the key's place (strings) in the
-// slot, so that a hit costs one miss, or two for a string (the slot, the
-// key's bytes), and a miss usually one. They are filled while an index is
-// built and then only read.
+// bytes); these open-addressing tables with linear probing keep the key in
+// the slot (fixed-size keys, strings of up to inlineKey bytes; a longer
+// string's slot holds its 64-bit hash and its place), so that a hit costs
+// one miss (two for a long string: the slot, the key's bytes), and a miss
+// usually one. They are filled while an index is built and then only read;
+// the large ones ask for huge pages (see hugePages).
 
 // maxLoad: a table grows when more than 3/4 of its slots are used.
 const (
@@ -100,12 +101,14 @@ func slotsFor(n int) int {
 func (t *fixedTable[K]) reserve(n int) {
 	if t.n == 0 && slotsFor(n) > len(t.slots) {
 		t.slots = make([]fixedSlot[K], slotsFor(n))
+		hugePages(t.slots)
 	}
 }
 
 func (t *fixedTable[K]) grow() {
 	old := t.slots
 	t.slots = make([]fixedSlot[K], max(minSlots, 2*len(old)))
+	hugePages(t.slots)
 	mask := uint64(len(t.slots) - 1)
 	for _, s := range old {
 		if s.r == 0 {
@@ -119,27 +122,54 @@ func (t *fixedTable[K]) grow() {
 	}
 }
 
-// strTable maps strings to refs. The keys' bytes are kept in one slice.
+// strTable maps strings to refs. Each slot is one cache line (the slices
+// are allocated page-aligned): a key of up to inlineKey bytes is kept in the
+// slot itself, so that a hit reads one line; a longer key keeps its 64-bit
+// hash and its place in keys in the slot, and is compared there only when
+// the hash and the length match.
 type strTable struct {
 	slots []strSlot
-	keys  []byte
+	keys  []byte // the keys longer than inlineKey
 	n     int
 	seed  maphash.Seed
 }
 
+const inlineKey = 56
+
 type strSlot struct {
-	fp  uint32 // the key's hash, high half
 	r   ref    // the ref + 1; 0: the slot is free
-	off uint32 // the key in keys
-	len uint32
+	len uint32 // the key's length
+	// key: the key if len <= inlineKey; else its hash (8 bytes, little
+	// endian) and its offset in keys (4 bytes).
+	key [inlineKey]byte
 }
 
 func newStrTable() *strTable {
 	return &strTable{seed: maphash.MakeSeed()}
 }
 
-func (t *strTable) key(s *strSlot) string {
-	return unsafeString(t.keys[s.off : s.off+s.len])
+// has reports whether s holds k, whose hash is h.
+func (t *strTable) has(s *strSlot, k string, h uint64) bool {
+	if int(s.len) != len(k) {
+		return false
+	}
+	if len(k) <= inlineKey {
+		return unsafeString(s.key[:len(k)]) == k
+	}
+	if binary.LittleEndian.Uint64(s.key[:8]) != h {
+		return false
+	}
+	off := binary.LittleEndian.Uint32(s.key[8:12])
+	return unsafeString(t.keys[off:off+s.len]) == k
+}
+
+// keyOf returns the key of slot s.
+func (t *strTable) keyOf(s *strSlot) string {
+	if s.len <= inlineKey {
+		return unsafeString(s.key[:s.len])
+	}
+	off := binary.LittleEndian.Uint32(s.key[8:12])
+	return unsafeString(t.keys[off : off+s.len])
 }
 
 // get returns the ref stored for k.
@@ -148,14 +178,13 @@ func (t *strTable) get(k string) (ref, bool) {
 		return 0, false
 	}
 	h := maphash.String(t.seed, k)
-	fp := uint32(h >> 32)
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &t.slots[i]
 		if s.r == 0 {
 			return 0, false
 		}
-		if s.fp == fp && int(s.len) == len(k) && t.key(s) == k {
+		if t.has(s, k, h) {
 			return s.r - 1, true
 		}
 	}
@@ -167,18 +196,23 @@ func (t *strTable) put(k string, merge func(old ref, found bool) (ref, bool)) bo
 		t.grow()
 	}
 	h := maphash.String(t.seed, k)
-	fp := uint32(h >> 32)
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &t.slots[i]
 		if s.r == 0 {
 			r, _ := merge(0, false)
-			*s = strSlot{fp: fp, r: r + 1, off: uint32(len(t.keys)), len: uint32(len(k))}
-			t.keys = append(t.keys, k...)
+			*s = strSlot{r: r + 1, len: uint32(len(k))}
+			if len(k) <= inlineKey {
+				copy(s.key[:], k)
+			} else {
+				binary.LittleEndian.PutUint64(s.key[:8], h)
+				binary.LittleEndian.PutUint32(s.key[8:12], uint32(len(t.keys)))
+				t.keys = append(t.keys, k...)
+			}
 			t.n++
 			return true
 		}
-		if s.fp == fp && int(s.len) == len(k) && t.key(s) == k {
+		if t.has(s, k, h) {
 			r, ok := merge(s.r-1, true)
 			if ok {
 				s.r = r + 1
@@ -188,28 +222,33 @@ func (t *strTable) put(k string, merge func(old ref, found bool) (ref, bool)) bo
 	}
 }
 
-// reserve makes room for n keys of about size bytes in all in an empty
-// table.
-func (t *strTable) reserve(n, size int) {
+// reserve makes room for n keys in an empty table.
+func (t *strTable) reserve(n int) {
 	if t.n == 0 && slotsFor(n) > len(t.slots) {
 		t.slots = make([]strSlot, slotsFor(n))
-		t.keys = make([]byte, 0, size)
+		hugePages(t.slots)
 	}
 }
 
 func (t *strTable) grow() {
 	old := t.slots
 	t.slots = make([]strSlot, max(minSlots, 2*len(old)))
+	hugePages(t.slots)
 	mask := uint64(len(t.slots) - 1)
-	for _, s := range old {
+	for k := range old {
+		s := &old[k]
 		if s.r == 0 {
 			continue
 		}
-		i := maphash.String(t.seed, t.key(&s)) & mask
+		h := maphash.String(t.seed, t.keyOf(s))
+		if s.len > inlineKey {
+			binary.LittleEndian.PutUint64(s.key[:8], h)
+		}
+		i := h & mask
 		for t.slots[i].r != 0 {
 			i = (i + 1) & mask
 		}
-		t.slots[i] = s
+		t.slots[i] = *s
 	}
 }
 
