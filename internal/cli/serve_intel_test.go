@@ -38,8 +38,13 @@ func TestServeIntelMatchesHunt(t *testing.T) {
 			if json.Unmarshal(line, &m) != nil {
 				continue
 			}
-			for k, v := range m {
-				s, ok := v.(string)
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys) // the same feed every run
+			for _, k := range keys {
+				s, ok := m[k].(string)
 				if !ok || !strings.Contains(k, "Ip") && !strings.Contains(k, "Address") {
 					continue
 				}
