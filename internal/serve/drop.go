@@ -113,8 +113,6 @@ func (s *Server) ingestDropFile(ctx context.Context, dir, path string) {
 	}
 	idBase := "drop-" + sum + "-"
 	var bb batchBuilder
-	var ev event.Event
-	var wr event.WireReader
 	part, events, problems := 0, 0, 0
 	publish := func() error {
 		if bb.events == 0 {
@@ -156,13 +154,10 @@ func (s *Server) ingestDropFile(ctx context.Context, dir, path string) {
 		}
 		prev := 0
 		for _, end := range du.ends {
-			wr.Reset(du.data[prev:end])
+			wire := du.data[prev:end]
 			prev = end
-			if ok, err := wr.Next(&ev); !ok || err != nil {
-				continue
-			}
 			for {
-				ok, aerr := bb.add(&ev, time.Now())
+				ok, aerr := bb.addWire(wire, time.Now())
 				if aerr != nil {
 					problems++
 					s.metrics.rejected.WithLabelValues(srcDrop, "too-large").Inc()

@@ -47,17 +47,27 @@ type batchBuilder struct {
 // add appends ev; it reports false when the batch is full (ev not added)
 // and returns errEventTooLarge for an event that can never fit.
 func (b *batchBuilder) add(ev *event.Event, now time.Time) (bool, error) {
-	if b.events >= maxBatchEvents {
-		return false, nil
-	}
 	n := len(b.data)
 	b.data = event.AppendWire(b.data, ev)
-	if size := len(b.data) - n; len(b.data) > maxBatchBytes {
+	return b.commit(n, now)
+}
+
+// addWire is add for an event already in wire form.
+func (b *batchBuilder) addWire(wire []byte, now time.Time) (bool, error) {
+	n := len(b.data)
+	b.data = append(b.data, wire...)
+	return b.commit(n, now)
+}
+
+// commit keeps the event appended at data[n:] if the batch has room.
+func (b *batchBuilder) commit(n int, now time.Time) (bool, error) {
+	size := len(b.data) - n
+	if b.events >= maxBatchEvents || len(b.data) > maxBatchBytes {
 		b.data = b.data[:n]
 		if size > maxBatchBytes {
 			return true, errEventTooLarge
 		}
-		return false, nil // the batch is full: publish it, then add ev again
+		return false, nil // the batch is full: publish it, then add the event again
 	}
 	if b.events == 0 {
 		b.received = now
