@@ -147,3 +147,32 @@ func oneOf(flagName, v string, allowed ...string) error {
 	}
 	return fmt.Errorf("--%s %q is not one of %s", flagName, v, strings.Join(allowed, ", "))
 }
+
+// subcommand is one action of a command with actions (vigil rules check).
+type subcommand struct {
+	name, summary string
+	run           func(ctx context.Context, e *env, args []string) int
+}
+
+// dispatch runs the action named by args[0], or prints the actions.
+func dispatch(ctx context.Context, e *env, command, synopsis string, subs []subcommand, args []string) int {
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s.name
+	}
+	if len(args) == 0 {
+		fmt.Fprintf(e.stderr, "Usage: vigil %s %s [flags] %s\n", command, strings.Join(names, "|"), synopsis)
+		for _, s := range subs {
+			fmt.Fprintf(e.stderr, "  %-7s %s\n", s.name, s.summary)
+		}
+		return exitUsage
+	}
+	for _, s := range subs {
+		if s.name == args[0] {
+			return s.run(ctx, e, args[1:])
+		}
+	}
+	last := len(names) - 1
+	fmt.Fprintf(e.stderr, "vigil %s: unknown subcommand %q: use %s or %s\n", command, args[0], strings.Join(names[:last], ", "), names[last])
+	return exitUsage
+}

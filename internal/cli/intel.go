@@ -29,23 +29,11 @@ import (
 )
 
 func runIntel(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "Usage: vigil intel lookup|update|serve [flags] [arguments]")
-		fmt.Fprintln(e.stderr, "  lookup  load feeds and look values up: type, matching indicators, warninglists")
-		fmt.Fprintln(e.stderr, "  update  fetch the feeds of a configuration file into the cache folder")
-		fmt.Fprintln(e.stderr, "  serve   share indicators and sightings with TAXII 2.1 clients")
-		return exitUsage
-	}
-	switch args[0] {
-	case "lookup":
-		return runIntelLookup(ctx, e, args[1:])
-	case "update":
-		return runIntelUpdate(ctx, e, args[1:])
-	case "serve":
-		return runIntelServe(ctx, e, args[1:])
-	}
-	fmt.Fprintf(e.stderr, "vigil intel: unknown subcommand %q: use lookup, update or serve\n", args[0])
-	return exitUsage
+	return dispatch(ctx, e, "intel", "[arguments]", []subcommand{
+		{"lookup", "load feeds and look values up: type, matching indicators, warninglists", runIntelLookup},
+		{"update", "fetch the feeds of a configuration file into the cache folder", runIntelUpdate},
+		{"serve", "share indicators and sightings with TAXII 2.1 clients", runIntelServe},
+	}, args)
 }
 
 // stringList is a repeatable string flag.

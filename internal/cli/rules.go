@@ -19,23 +19,11 @@ import (
 )
 
 func runRules(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(e.stderr, "Usage: vigil rules check|test|update [flags] [PATH...]")
-		fmt.Fprintln(e.stderr, "  check   load and validate rules; report each refusal with its reason")
-		fmt.Fprintln(e.stderr, "  test    run each rule's SigmaHQ regression test (regression_tests_path)")
-		fmt.Fprintln(e.stderr, "  update  download the latest SigmaHQ rule release into the data directory")
-		return exitUsage
-	}
-	switch args[0] {
-	case "check":
-		return runRulesCheck(ctx, e, args[1:])
-	case "test":
-		return runRulesTest(ctx, e, args[1:])
-	case "update":
-		return runRulesUpdate(ctx, e, args[1:])
-	}
-	fmt.Fprintf(e.stderr, "vigil rules: unknown subcommand %q: use check, test or update\n", args[0])
-	return exitUsage
+	return dispatch(ctx, e, "rules", "[PATH...]", []subcommand{
+		{"check", "load and validate rules; report each refusal with its reason", runRulesCheck},
+		{"test", "run each rule's SigmaHQ regression test (regression_tests_path)", runRulesTest},
+		{"update", "download the latest SigmaHQ rule release into the data directory", runRulesUpdate},
+	}, args)
 }
 
 type refusalJSON struct {
