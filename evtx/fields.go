@@ -45,6 +45,18 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 // nested elements walked). Values are rendered as plain text, trimmed of surrounding white space, into scratch,
 // which is returned for reuse; a value is only valid during its call.
 func (r *Record) AppendFields(scratch []byte, fn func(name string, value []byte)) []byte {
+	return r.AppendFieldsTyped(scratch, func(name string, value []byte, _ bool) { fn(name, value) })
+}
+
+// FieldFunc receives a field of AppendFieldsTyped. scalar is true when the
+// value is one substitution value of a type that is not text: a number, a
+// boolean, a GUID, a time, a SID or a hex integer (arrays of those too).
+type FieldFunc func(name string, value []byte, scalar bool)
+
+// AppendFieldsTyped is AppendFields that also tells which values the
+// record typed as scalars, so that a reader looking for text (addresses,
+// domains, hashes) can pass them by without reading them.
+func (r *Record) AppendFieldsTyped(scratch []byte, fn FieldFunc) []byte {
 	root := r.Root()
 	if root < 0 {
 		return scratch
@@ -64,7 +76,38 @@ func (r *Record) AppendFields(scratch []byte, fn func(name string, value []byte)
 	return scratch
 }
 
-func (r *Record) systemFields(sys Node, scratch []byte, fn func(string, []byte)) []byte {
+// isScalar reports whether a substitution value of type t renders as
+// something other than text.
+func isScalar(t ValueType) bool {
+	switch t &^ TypeArray {
+	case TypeInt8, TypeUint8, TypeInt16, TypeUint16, TypeInt32, TypeUint32,
+		TypeInt64, TypeUint64, TypeReal32, TypeReal64, TypeBool, TypeGUID,
+		TypeSizeT, TypeFileTime, TypeSysTime, TypeSID, TypeHex32, TypeHex64:
+		return true
+	}
+	return false
+}
+
+// scalarPieces reports whether pieces p0..p1 are one scalar value.
+func (r *Record) scalarPieces(p0, p1 int32) bool {
+	return p1 == p0+1 && isScalar(r.pieces[p0].typ)
+}
+
+// scalarText reports whether the text of element n is one scalar value.
+func (r *Record) scalarText(n Node) bool {
+	found := false
+	for i := r.nodes[n].first; i >= 0; i = r.nodes[i].next {
+		if t := &r.nodes[i]; t.kind == nodeText {
+			if found || !r.scalarPieces(t.p0, t.p1) {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
+}
+
+func (r *Record) systemFields(sys Node, scratch []byte, fn FieldFunc) []byte {
 	for c := r.nodes[sys].first; c >= 0; c = r.nodes[c].next {
 		n := &r.nodes[c]
 		if n.kind != nodeElement {
@@ -77,7 +120,7 @@ func (r *Record) systemFields(sys Node, scratch []byte, fn func(string, []byte))
 			scratch = r.attrField(n, "EventSourceName", FieldEventSourceName, scratch, fn)
 		case "EventID":
 			scratch = r.AppendText(scratch[:0], Node(c))
-			fn(FieldEventID, trimSpace(scratch))
+			fn(FieldEventID, trimSpace(scratch), r.scalarText(Node(c)))
 			scratch = r.attrField(n, "Qualifiers", FieldQualifiers, scratch, fn)
 		case "TimeCreated":
 			scratch = r.attrField(n, "SystemTime", FieldTimeCreated, scratch, fn)
@@ -92,7 +135,7 @@ func (r *Record) systemFields(sys Node, scratch []byte, fn func(string, []byte))
 		default:
 			if n.first >= 0 {
 				scratch = r.AppendText(scratch[:0], Node(c))
-				fn(n.name, trimSpace(scratch))
+				fn(n.name, trimSpace(scratch), r.scalarText(Node(c)))
 			}
 		}
 	}
@@ -101,18 +144,18 @@ func (r *Record) systemFields(sys Node, scratch []byte, fn func(string, []byte))
 
 // attrField passes attribute attrName of element n, when present, to fn as
 // field; scratch is returned for reuse.
-func (r *Record) attrField(n *node, attrName, field string, scratch []byte, fn func(string, []byte)) []byte {
+func (r *Record) attrField(n *node, attrName, field string, scratch []byte, fn FieldFunc) []byte {
 	for _, a := range r.attrs[n.a0:n.a1] {
 		if a.name == attrName {
 			scratch = r.appendPieces(scratch[:0], a.p0, a.p1, optsPlain)
-			fn(field, trimSpace(scratch))
+			fn(field, trimSpace(scratch), r.scalarPieces(a.p0, a.p1))
 			break
 		}
 	}
 	return scratch
 }
 
-func (r *Record) dataFields(parent Node, scratch []byte, fn func(string, []byte)) []byte {
+func (r *Record) dataFields(parent Node, scratch []byte, fn FieldFunc) []byte {
 	for c := r.nodes[parent].first; c >= 0; c = r.nodes[c].next {
 		n := &r.nodes[c]
 		if n.kind != nodeElement {
@@ -135,7 +178,7 @@ func (r *Record) dataFields(parent Node, scratch []byte, fn func(string, []byte)
 			}
 		}
 		scratch = r.AppendText(scratch[:0], Node(c))
-		fn(name, trimSpace(scratch))
+		fn(name, trimSpace(scratch), r.scalarText(Node(c)))
 	}
 	return scratch
 }

@@ -422,6 +422,9 @@ func (h *hunter) work(u *source.Unit) *huntChunk {
 	hs, _ := h.matchers.Get().(*huntScratch)
 	if hs == nil {
 		hs = &huntScratch{m: h.engine.NewMatcher()}
+		if h.intel != nil {
+			hs.im = h.intel.NewMatcher()
+		}
 	}
 	m := hs.m
 	if dp, _ := h.detSlices.Get().(*[]detect.Detection); dp != nil {
@@ -446,8 +449,8 @@ func (h *hunter) work(u *source.Unit) *huntChunk {
 			}
 			res.dets = append(res.dets, d)
 		})
-		if h.intel != nil {
-			h.intel.MatchEvent(ev, func(field, value string, im intel.Match) {
+		if hs.im != nil {
+			hs.im.Match(ev, func(field, value string, im intel.Match) {
 				res.dets = append(res.dets, intel.NewDetection(ev, field, value, im))
 			})
 		}
@@ -456,9 +459,10 @@ func (h *hunter) work(u *source.Unit) *huntChunk {
 	return res
 }
 
-// huntScratch is a worker's matcher and the event it decodes into.
+// huntScratch is a worker's matchers and the event it decodes into.
 type huntScratch struct {
 	m  *detect.Matcher
+	im *intel.Matcher // nil without --intel
 	ev event.Event
 }
 

@@ -5,8 +5,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/vigil-defense/vigil/internal/intel"
 	"github.com/vigil-defense/vigil/internal/source"
 )
 
@@ -52,4 +57,75 @@ func BenchmarkHunt(b *testing.B) {
 			b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
+}
+
+// BenchmarkHuntIntel measures what inline intelligence matching adds to a
+// hunt (issue 5: at most 10%): vigil's built-in rules over the shared EVTX
+// and log corpus on one worker, without intel and with the index of the
+// feed folder VIGIL_INTEL_FEED_DIR (a million indicators: see
+// internal/intel's TestLoadMillion). The sub-benchmarks alternate with
+// -count; cpu-ns/event is the process's CPU time per event, which a shared
+// machine's load moves less than the wall clock.
+func BenchmarkHuntIntel(b *testing.B) {
+	corpus := "../../../shared/corpus"
+	if _, err := os.Stat(corpus); err != nil {
+		b.Skipf("shared corpus not found at %s: %v", corpus, err)
+	}
+	dir := os.Getenv("VIGIL_INTEL_FEED_DIR")
+	if dir == "" {
+		b.Skip("set VIGIL_INTEL_FEED_DIR to a feed folder (VIGIL_INTEL_BENCH=1 VIGIL_INTEL_FEED_DIR=DIR go test ./internal/intel -run TestLoadMillion writes one)")
+	}
+	idx := benchIntelIndex(b, dir)
+	lr, err := (&ruleOptions{}).load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	files, err := source.Expand([]string{filepath.Join(corpus, "evtx"), filepath.Join(corpus, "logs")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		idx  *intel.Index
+	}{{"intel=none", nil}, {"intel=feed", idx}} {
+		b.Run(c.name, func(b *testing.B) {
+			var events int
+			cpu := processCPU()
+			for b.Loop() {
+				h := &hunter{engine: lr.engine, format: "jsonl", stderr: io.Discard, intel: c.idx}
+				st, err := h.run(context.Background(), files, 1, io.Discard)
+				if err != nil {
+					b.Fatal(err)
+				}
+				events = st.events
+			}
+			b.ReportMetric(float64(processCPU()-cpu)/float64(events)/float64(b.N), "cpu-ns/event")
+		})
+	}
+}
+
+var benchIntel struct {
+	sync.Once
+	idx *intel.Index
+}
+
+func benchIntelIndex(b *testing.B, dir string) *intel.Index {
+	benchIntel.Do(func() {
+		idx, errs := intel.LoadPaths([]string{dir})
+		if len(errs) > 0 || idx.Len() == 0 {
+			b.Fatalf("%s: %d indicators, errors %v", dir, idx.Len(), errs)
+		}
+		benchIntel.idx = idx
+		runtime.GC()
+	})
+	return benchIntel.idx
+}
+
+// processCPU is the process's user and system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

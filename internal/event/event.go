@@ -15,9 +15,10 @@ type Event struct {
 	Record uint64    // record identifier (EVTX EventRecordID) or line number
 	Offset int64     // byte offset in the source, or -1
 
-	names []string
-	spans []span
-	buf   []byte
+	names   []string
+	spans   []span
+	buf     []byte
+	scalars []uint64 // bit i set: field i was added by AddScalar
 }
 
 type span struct{ off, end int32 }
@@ -37,6 +38,7 @@ func (e *Event) Reset() {
 	e.names = e.names[:0]
 	e.spans = e.spans[:0]
 	e.buf = e.buf[:0]
+	e.scalars = e.scalars[:0]
 }
 
 // Add appends a field; value is copied.
@@ -45,6 +47,26 @@ func (e *Event) Add(name string, value []byte) {
 	e.buf = append(e.buf, value...)
 	e.names = append(e.names, name)
 	e.spans = append(e.spans, span{int32(off), int32(len(e.buf))})
+}
+
+// AddScalar appends a field whose value the log typed as something other
+// than text (a JSON number or boolean; an EVTX number, GUID, time, SID or
+// hex integer); value is copied. Readers that look for text in values,
+// such as indicator matching, may skip scalars (Scalar).
+func (e *Event) AddScalar(name string, value []byte) {
+	i := len(e.names)
+	e.Add(name, value)
+	w := i >> 6
+	for len(e.scalars) <= w {
+		e.scalars = append(e.scalars, 0)
+	}
+	e.scalars[w] |= 1 << (i & 63)
+}
+
+// Scalar reports whether field i was added by AddScalar.
+func (e *Event) Scalar(i int) bool {
+	w := i >> 6
+	return w < len(e.scalars) && e.scalars[w]&(1<<(i&63)) != 0
 }
 
 // AddString appends a field; value is copied.
@@ -128,5 +150,8 @@ func (e *Event) Clone() *Event {
 	c.names = append([]string(nil), e.names...)
 	c.spans = append([]span(nil), e.spans...)
 	c.buf = append([]byte(nil), e.buf...)
+	if len(e.scalars) > 0 {
+		c.scalars = append([]uint64(nil), e.scalars...)
+	}
 	return c
 }

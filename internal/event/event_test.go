@@ -68,3 +68,30 @@ func BenchmarkFill(b *testing.B) {
 		}
 	}
 }
+
+// Scalar marks survive Clone, cover more than 64 fields, and are gone
+// after Reset.
+func TestScalars(t *testing.T) {
+	var e Event
+	for i := 0; i < 130; i++ {
+		if i%3 == 0 {
+			e.AddScalar("n", []byte("1"))
+		} else {
+			e.Add("s", []byte("x"))
+		}
+	}
+	c := e.Clone()
+	for i := 0; i < 130; i++ {
+		if e.Scalar(i) != (i%3 == 0) || c.Scalar(i) != (i%3 == 0) {
+			t.Fatalf("field %d: scalar %v (clone %v)", i, e.Scalar(i), c.Scalar(i))
+		}
+	}
+	if e.Scalar(130) || e.Scalar(1000) {
+		t.Fatal("a field not added is a scalar")
+	}
+	e.Reset()
+	e.Add("s", []byte("x"))
+	if e.Scalar(0) {
+		t.Fatal("scalar mark kept after Reset")
+	}
+}

@@ -497,9 +497,9 @@ type Index struct {
 	set   *set
 	warn  *warnIndex
 	types [numTypes]int
-	// seen holds *seenValues: MatchEvent's memory of values that found
-	// nothing, one per goroutine at a time.
-	seen sync.Pool
+	// matchers holds the *Matcher of MatchEvent: memory of values that
+	// found nothing, one per goroutine at a time.
+	matchers sync.Pool
 }
 
 // Len returns the number of indicators.

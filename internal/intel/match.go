@@ -1,9 +1,11 @@
 package intel
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/vigil-defense/vigil/internal/detect"
 	"github.com/vigil-defense/vigil/internal/event"
@@ -25,19 +27,50 @@ import (
 // pairs (SHA256=…,MD5=…,IMPHASH=…). A domain or IPv4 address also matches a
 // URL indicator that names only that host.
 //
-// MatchEvent allocates nothing for an event that matches nothing.
+// MatchEvent allocates nothing for an event that matches nothing. It takes
+// a Matcher from a pool for each event; a goroutine that matches many
+// events (a hunt or serve worker) keeps its own (NewMatcher).
 func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match)) {
-	s := x.set
-	var refsBuf [16]ref
-	var buf [256]byte
-	seen, _ := x.seen.Get().(*seenValues)
-	if seen == nil {
-		seen = newSeenValues()
+	m, _ := x.matchers.Get().(*Matcher)
+	if m == nil {
+		m = x.NewMatcher()
 	}
-	defer x.seen.Put(seen)
-	// The sizes of the tables, read once per event.
-	nCVE, nURL, nFile, nDomain := s.cves.n, s.urls.n, s.files.n, s.domains.n
+	m.Match(ev, fn)
+	x.matchers.Put(m)
+}
+
+// Matcher matches events against an Index for one goroutine at a time: it
+// holds the values that found nothing lately (seen.go) and scratch space.
+type Matcher struct {
+	x *Index
+	// The sizes of the index's tables (which cases can find anything),
+	// read once: the index does not change.
+	nCVE, nURL, nFile, nDomain, hostURLs int
+	seen                                 seenValues
+	refs                                 [16]ref
+	buf                                  [256]byte
+}
+
+// NewMatcher returns a Matcher for x. Matchers are not safe for concurrent
+// use: give each goroutine its own.
+func (x *Index) NewMatcher() *Matcher {
+	s := x.set
+	m := &Matcher{x: x, nCVE: s.cves.n, nURL: s.urls.n, nFile: s.files.n, nDomain: s.domains.n, hostURLs: s.hostURLs}
+	m.seen.init()
+	return m
+}
+
+// Match is MatchEvent with m's memory of values.
+func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) {
+	x := m.x
+	s := x.set
+	seen := &m.seen
+	buf := m.buf[:]
+	nCVE, nURL, nFile, nDomain := m.nCVE, m.nURL, m.nFile, m.nDomain
 	for i := 0; i < ev.Len(); i++ {
+		if ev.Scalar(i) {
+			continue // a number, time, GUID…: not text that names anything
+		}
 		name, v := ev.Name(i), ev.Value(i)
 		if len(v) < 3 || len(v) > 2048 {
 			continue
@@ -46,16 +79,33 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 			x.matchHashes(ev, name, v, fn)
 			continue
 		}
+		if nFile == 0 && len(v) >= 19 && v[4] == '-' && isTimestamp(v) {
+			continue // a time can only be taken for a file name (…20.8657Z)
+		}
 		if i < seenFields && seen.same(i, v) {
 			continue // as in the previous event: nothing
 		}
-		refs := refsBuf[:0]
+		// A short value's classes tell whether it has a space; a long
+		// one (a message, a command line) is searched for a space first
+		// and classified only when it has none.
+		// A short value's classes tell whether it has a space; a long
+		// one (a message, a command line) is searched for a space first
+		// and classified only when it has none.
+		var or uint16
+		space := false
+		if len(v) <= 64 {
+			or = scanClasses(v)
+			space = or&scSpace != 0
+		} else {
+			space = strings.IndexByte(v, ' ') >= 0
+		}
+		refs := m.refs[:0]
 		mv := v // the value reported
-		if v[0] != '[' && strings.IndexByte(v, ' ') >= 0 {
+		if space && v[0] != '[' {
 			// Messages, command lines: with a space, a value can only
 			// hold a URL or end in a path whose file name is indexed
 			// (the general case below, without scanning every byte).
-			if strings.Contains(v, "://") {
+			if (len(v) > 64 || or&(scColon|scSlash) == scColon|scSlash) && strings.Contains(v, "://") {
 				refs = x.appendURLAndHost(refs, v, buf[:0])
 			} else if nFile > 0 {
 				base := v[lastSlash(v)+1:]
@@ -66,20 +116,22 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 					}
 				}
 			}
-			if len(refs) == 0 && i < seenFields && len(v) <= seenMaxLen {
-				seen.setLast(i, len(v), seen.put(v))
+			if len(refs) == 0 && len(v) <= seenMaxLen {
+				seen.remember(i, v)
 			}
 			for _, r := range refs {
 				x.emit(ev, r, name, mv, fn)
 			}
 			continue
 		}
-		or := scanClasses(v)
+		if len(v) > 64 {
+			or = scanClasses(v)
+		}
 		if or&(scDot|scColon|scSlash|scBackslash|scAt) == 0 && v[0] != '[' && hashLen(len(v)) == TypeUnknown && (nCVE == 0 || !isCVE(v)) {
 			// Not an address, URL, e-mail address, domain, file name,
 			// hash or CVE id: the cases below find nothing.
-			if i < seenFields && len(v) <= seenMaxLen {
-				seen.setLast(i, len(v), seen.put(v))
+			if len(v) <= seenMaxLen {
+				seen.remember(i, v)
 			}
 			continue
 		}
@@ -94,12 +146,29 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 			h, hashed = seen.hash(v), true
 			end, ok := seen.find(h, v)
 			if ok {
-				seen.setLast(i, len(v), end)
+				seen.rememberAt(i, v, end)
 			}
 			return ok
 		}
 		isAddr := false
-		if or&^(scDigit|scHex|scUpper|scDot|scColon) == 0 && or&(scDot|scColon) != 0 || v[0] == '[' {
+		if or&^(scDigit|scDot) == 0 && or&scDot != 0 {
+			// Digits and dots: an IPv4 address, or else at most a file
+			// name (a domain's last label is not all digits).
+			if a4, ok := parseIPv4(v); ok {
+				if known() {
+					continue
+				}
+				refs, mv, isAddr = s.appendV4(refs, a4), v, true
+				if m.hostURLs > 0 {
+					refs = s.appendHostURL(refs, v)
+				}
+			} else if nFile == 0 {
+				if remember {
+					seen.remember(i, v)
+				}
+				continue
+			}
+		} else if or&^(scDigit|scHex|scUpper|scDot|scColon) == 0 && or&(scDot|scColon) != 0 || v[0] == '[' {
 			if known() {
 				continue
 			}
@@ -107,7 +176,7 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 			// and ClientIP write 10.0.0.5:49712): the address is reported.
 			if r, host, ok := s.addrPort(refs, v); ok {
 				refs, mv, isAddr = r, host, true
-				if _, v4 := parseIPv4(host); v4 && s.hostURLs > 0 {
+				if _, v4 := parseIPv4(host); v4 && m.hostURLs > 0 {
 					refs = s.appendHostURL(refs, host)
 				}
 			}
@@ -150,14 +219,14 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 			if or&(scSlash|scBackslash) != 0 {
 				j := lastSlash(v)
 				base = v[j+1:]
-				if nURL > 0 && j > 0 && v[0] != '/' && v[0] != '\\' && or&scSpace == 0 {
+				if nURL > 0 && j > 0 && v[0] != '/' && v[0] != '\\' && or&scSpace == 0 && !backslashHost(v, or) {
 					if known() {
 						continue
 					}
 					refs = x.appendURLAndHost(refs, v, buf[:0]) // host/path without a scheme
 				}
 			}
-			if or&scDot == 0 || len(base) < 3 || len(base) > len(buf) || strings.IndexByte(base, '.') < 0 {
+			if or&scDot == 0 || len(base) < 3 || len(base) > len(buf) || len(base) < len(v) && strings.IndexByte(base, '.') < 0 {
 				break
 			}
 			// A domain has only letters, digits, '.', '-', '_' and non-ASCII.
@@ -181,15 +250,95 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 		}
 		if len(refs) == 0 && remember {
 			if hashed {
-				seen.setLast(i, len(v), seen.add(h, v))
-			} else if i < seenFields {
-				seen.setLast(i, len(v), seen.put(v))
+				seen.rememberAt(i, v, seen.add(h, v))
+			} else {
+				seen.remember(i, v)
 			}
 		}
 		for _, r := range refs {
 			x.emit(ev, r, name, mv, fn)
 		}
 	}
+}
+
+// isTimestamp reports whether v is an ISO 8601 date and time:
+// YYYY-MM-DD, 'T' or ' ', hh:mm:ss, optional fraction, optional zone (Z,
+// ±hh:mm or ±hhmm), and nothing else. Such a value holds no address,
+// domain, URL, e-mail address, hash or CVE id; with a fraction it is
+// shaped like a file name (ss.fff), so MatchEvent skips it only when no
+// file name is indexed.
+func isTimestamp(v string) bool {
+	if len(v) < 19 || len(v) > 35 {
+		return false
+	}
+	// Bytes 0-7, 8-15 and 11-18 as little-endian words: the separators
+	// compared under a mask, the digits checked eight at a time.
+	b := unsafe.Slice(unsafe.StringData(v), len(v))
+	w0 := binary.LittleEndian.Uint64(b)
+	w1 := binary.LittleEndian.Uint64(b[8:])
+	w2 := binary.LittleEndian.Uint64(b[11:])
+	if w0&(0xff<<32|0xff<<56) != '-'<<32|'-'<<56 || w1&(0xff<<40) != ':'<<40 || w2&(0xff<<40) != ':'<<40 || b[10] != 'T' && b[10] != ' ' {
+		return false
+	}
+	if !digitsAt(w0, 0x0080_8000_8080_8080) || !digitsAt(w1, 0x8080_0080_8000_8080) || !digitsAt(w2, 0x8080_0000_0000_0000) {
+		return false
+	}
+	rest := v[19:]
+	if len(rest) > 0 && rest[0] == '.' {
+		j := 1
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		if j == 1 {
+			return false
+		}
+		rest = rest[j:]
+	}
+	switch {
+	case rest == "" || rest == "Z":
+		return true
+	case rest[0] != '+' && rest[0] != '-':
+		return false
+	}
+	rest = rest[1:]
+	switch {
+	case len(rest) == 5 && rest[2] == ':':
+		return digits(rest[:2]) && digits(rest[3:])
+	case len(rest) == 4:
+		return digits(rest)
+	}
+	return false
+}
+
+// digitsAt reports whether the bytes of w whose top bit is set in mask are
+// ASCII digits. Byte b is a digit when b^'0' < 10: adding 0x76 then sets
+// its top bit exactly when it is not (a carry out of a byte happens only
+// from a non-digit, which fails the test itself).
+func digitsAt(w, mask uint64) bool {
+	t := w ^ 0x3030303030303030
+	return ((t+0x7676767676767676)|t)&mask == 0
+}
+
+// digits reports whether s is only ASCII digits.
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// backslashHost reports whether v (of classes or), read as a URL without a
+// scheme, has a backslash in its host, which appendURLKey refuses: a
+// Windows path (C:\Windows\System32\svchost.exe) is not a URL, and is
+// neither hashed nor remembered for that.
+func backslashHost(v string, or uint16) bool {
+	if or&(scBackslash|scAt) != scBackslash {
+		return false // no backslash, or an '@' that may end the user part
+	}
+	k := strings.IndexByte(v, '\\')
+	return strings.IndexAny(v[:k], "/?#") < 0
 }
 
 // Classes of scanClasses: a value's shape from one pass over its bytes.
@@ -231,18 +380,25 @@ var scanClass = func() (t [256]uint16) {
 	return t
 }()
 
-// scanClasses returns the union of the classes of v's bytes.
+// scanClasses returns the union of the classes of v's bytes. It is not
+// inlined: inside MatchEvent's loop the accumulators were kept on the
+// stack (a load and a store per byte), here they stay in registers.
+//
+//go:noinline
 func scanClasses(v string) uint16 {
-	var a, b uint16
-	i := 0
-	for ; i+1 < len(v); i += 2 {
-		a |= scanClass[v[i]]
-		b |= scanClass[v[i+1]]
+	var a, b, c, d uint16
+	for len(v) >= 8 {
+		_ = v[7]
+		a |= scanClass[v[0]] | scanClass[v[4]]
+		b |= scanClass[v[1]] | scanClass[v[5]]
+		c |= scanClass[v[2]] | scanClass[v[6]]
+		d |= scanClass[v[3]] | scanClass[v[7]]
+		v = v[8:]
 	}
-	if i < len(v) {
+	for i := 0; i < len(v); i++ {
 		a |= scanClass[v[i]]
 	}
-	return a | b
+	return a | b | c | d
 }
 
 // lastSlash returns the index of the last '/' or '\\' in v, or -1.

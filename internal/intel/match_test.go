@@ -1,6 +1,7 @@
 package intel
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -152,4 +153,45 @@ func sampleEvents() []*event.Event {
 		evs = append(evs, ev)
 	}
 	return evs
+}
+
+// isTimestamp takes the times logs write (Zeek ts, EVTX TimeCreated,
+// Sysmon UtcTime, ECS @timestamp) and nothing that could name an
+// indicator.
+func TestIsTimestamp(t *testing.T) {
+	for _, v := range []string{
+		"2018-03-24T17:15:20.865716Z", "2021-10-20T13:39:12.731904Z", "2019-05-12 15:46:11.725",
+		"2020-09-22T19:23:34.123+00:00", "2020-09-22T19:23:34-0500", "2020-09-22T19:23:34", "2020-09-22 19:23:34Z",
+	} {
+		if !isTimestamp(v) {
+			t.Errorf("%q: not taken for a time", v)
+		}
+	}
+	for _, v := range []string{
+		"2018-03-24T17:15:20.865716Zx", "2018-03-24T17:15:20.", "2018-03-24T17:15:20/evil.com", "2018-03-24T17:15:20.example.com",
+		"2018-03-2aT17:15:20", "2018-03-24T17:15:20+00:0", "2018-03-24T17:15:20+0000x", "2018-03-24X17:15:20",
+		"http://a.example/2018-03-24", "2018-03-24", "2018-03-24T17:15:2", "2018-03-24T17:15:20 evil.com", "2018-03-24T17:15:20.12:34",
+	} {
+		if isTimestamp(v) {
+			t.Errorf("%q: taken for a time", v)
+		}
+	}
+}
+
+// isTimestamp agrees with a regular expression of the same shape on every
+// one-byte change of real times, at every position, to every byte value.
+func TestIsTimestampMutations(t *testing.T) {
+	re := regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$`)
+	for _, base := range []string{"2018-03-24T17:15:20.865716Z", "2019-05-12 15:46:11.725", "2020-09-22T19:23:34+00:00", "2020-09-22T19:23:34"} {
+		for i := 0; i < len(base); i++ {
+			for c := 0; c < 256; c++ {
+				v := []byte(base)
+				v[i] = byte(c)
+				want := len(v) <= 35 && re.Match(v)
+				if got := isTimestamp(string(v)); got != want {
+					t.Fatalf("%q: isTimestamp %v, want %v", v, got, want)
+				}
+			}
+		}
+	}
 }

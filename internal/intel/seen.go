@@ -1,6 +1,10 @@
 package intel
 
-import "hash/maphash"
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"unsafe"
+)
 
 // seenValues remembers recent field values that MatchEvent looked up and
 // found nothing for: events repeat their values (the same host names,
@@ -17,13 +21,14 @@ import "hash/maphash"
 // output. A value is remembered by its bytes, copied into a ring buffer,
 // and compared byte for byte: a hash collision cannot hide a match.
 //
-// One seenValues serves one goroutine at a time (Index keeps them in a
-// sync.Pool).
+// One seenValues serves one goroutine at a time: it is part of a Matcher.
 type seenValues struct {
 	seed maphash.Seed
 	// last is, per field position, the value remembered last at that
-	// position (tag: its length).
-	last [seenFields]seenEntry
+	// position: a value of up to lastInline bytes is copied into it (one
+	// cache line to compare, nothing written to the ring), a longer one
+	// points into the ring.
+	last [seenFields]lastValue
 	ents [seenEntries]seenEntry // by hash
 	ring [seenRing]byte
 	pos  uint64 // bytes written to ring since the start
@@ -36,6 +41,18 @@ const (
 	seenMaxLen  = 160     // longer values are not remembered
 )
 
+// lastInline is the longest value a lastValue holds itself.
+const lastInline = 48
+
+// lastValue is the value last remembered at a field position: n is its
+// length plus one (0: none); its bytes are b[:n-1] when it fits, else
+// they end at ring position end.
+type lastValue struct {
+	n   uint64
+	end uint64
+	b   [lastInline]byte
+}
+
 // seenEntry is a remembered value: for ents, tag holds the value's hash
 // above 16 bits and its length in the low 16; end is the ring position
 // after its bytes (0: none).
@@ -45,8 +62,12 @@ type seenEntry struct {
 }
 
 func newSeenValues() *seenValues {
-	return &seenValues{seed: maphash.MakeSeed()}
+	c := &seenValues{}
+	c.init()
+	return c
 }
+
+func (c *seenValues) init() { c.seed = maphash.MakeSeed() }
 
 func (c *seenValues) hash(v string) uint64 { return maphash.String(c.seed, v) }
 
@@ -65,15 +86,67 @@ func (c *seenValues) at(end uint64, v string) bool {
 // i (< seenFields).
 func (c *seenValues) same(i int, v string) bool {
 	e := &c.last[i]
-	return e.tag == uint64(len(v)) && c.at(e.end, v)
+	if e.n != uint64(len(v))+1 {
+		return false
+	}
+	if len(v) <= lastInline {
+		return equalShort(&e.b, v)
+	}
+	return c.at(e.end, v)
 }
 
-// setLast makes the value ending at ring position end (of length n) the
-// last at field position i.
-func (c *seenValues) setLast(i, n int, end uint64) {
-	if i < seenFields {
-		c.last[i] = seenEntry{tag: uint64(n), end: end}
+// equalShort reports whether v (at most lastInline bytes) equals b's first
+// len(v) bytes, comparing 8 (or 4) bytes at a time: the last word overlaps
+// the one before it, so nothing outside either is read.
+func equalShort(b *[lastInline]byte, v string) bool {
+	n := len(v)
+	if n > lastInline {
+		return false
 	}
+	if n < 8 {
+		if n < 4 {
+			return string(b[:n]) == v
+		}
+		w := unsafe.Slice(unsafe.StringData(v), n)
+		return binary.LittleEndian.Uint32(w) == binary.LittleEndian.Uint32(b[:]) &&
+			binary.LittleEndian.Uint32(w[n-4:]) == binary.LittleEndian.Uint32(b[n-4:])
+	}
+	w := unsafe.Slice(unsafe.StringData(v), n)
+	for off := 0; off+8 < n; off += 8 {
+		if binary.LittleEndian.Uint64(w[off:]) != binary.LittleEndian.Uint64(b[off:]) {
+			return false
+		}
+	}
+	return binary.LittleEndian.Uint64(w[n-8:]) == binary.LittleEndian.Uint64(b[n-8:])
+}
+
+// remember makes v (at most seenMaxLen bytes) the last value at field
+// position i, if i < seenFields.
+func (c *seenValues) remember(i int, v string) {
+	if i >= seenFields {
+		return
+	}
+	e := &c.last[i]
+	e.n = uint64(len(v)) + 1
+	if len(v) <= lastInline {
+		copy(e.b[:], v)
+		return
+	}
+	e.end = c.put(v)
+}
+
+// rememberAt is remember for a value whose bytes end at ring position end.
+func (c *seenValues) rememberAt(i int, v string, end uint64) {
+	if i >= seenFields {
+		return
+	}
+	e := &c.last[i]
+	e.n = uint64(len(v)) + 1
+	if len(v) <= lastInline {
+		copy(e.b[:], v)
+		return
+	}
+	e.end = end
 }
 
 // find returns where v (of hash h, at most seenMaxLen bytes) ends in the

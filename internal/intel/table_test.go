@@ -58,28 +58,42 @@ func TestTablesAgainstMaps(t *testing.T) {
 }
 
 // seenValues finds a value only while its bytes are in the ring, and only
-// the value itself.
+// the value itself; a field position's last value is kept in its slot when
+// short, in the ring when long.
 func TestSeenValues(t *testing.T) {
 	c := newSeenValues()
-	v := "desktop-1.corp.example"
-	h := c.hash(v)
-	end := c.add(h, v)
-	if got, ok := c.find(h, v); !ok || got != end {
+	short := "desktop-1.corp.example"
+	long := "https://update.example.org/downloads/windows/x64/agent-setup-2024.exe" // > lastInline
+	hs, hl := c.hash(short), c.hash(long)
+	endS, endL := c.add(hs, short), c.add(hl, long)
+	if got, ok := c.find(hs, short); !ok || got != endS {
 		t.Fatalf("find after add: %d %v", got, ok)
 	}
-	c.setLast(3, len(v), end)
-	if !c.same(3, v) || c.same(3, "desktop-2.corp.example") || c.same(4, v) {
+	c.rememberAt(3, short, endS)
+	c.rememberAt(5, long, endL)
+	if !c.same(3, short) || c.same(3, "desktop-2.corp.example") || c.same(4, short) || !c.same(5, long) || c.same(5, long[:len(long)-1]+"x") {
 		t.Fatal("same: wrong answer")
 	}
 	if _, ok := c.find(c.hash("desktop-2.corp.example"), "desktop-2.corp.example"); ok {
 		t.Fatal("found a value never added")
 	}
-	// Fill the ring with other values: v's bytes are overwritten.
-	for i := 0; c.pos < end+seenRing; i++ {
+	// Fill the ring with other values: the values' bytes in it are
+	// overwritten; the short one stays in its position's slot.
+	for i := 0; c.pos < endL+seenRing; i++ {
 		c.put(fmt.Sprintf("filler-%06d.example.org", i))
 	}
-	if _, ok := c.find(h, v); ok || c.same(3, v) {
+	if _, ok := c.find(hs, short); ok {
 		t.Fatal("found a value whose bytes were overwritten")
+	}
+	if _, ok := c.find(hl, long); ok || c.same(5, long) {
+		t.Fatal("found a long value whose bytes were overwritten")
+	}
+	if !c.same(3, short) {
+		t.Fatal("lost the short value kept in its slot")
+	}
+	c.remember(3, "other")
+	if c.same(3, short) || !c.same(3, "other") {
+		t.Fatal("remember did not replace the position's value")
 	}
 }
 
@@ -110,7 +124,7 @@ func TestMatchEventSeenSameMatches(t *testing.T) {
 		var out []string
 		for k, ev := range evs {
 			if cold {
-				x.seen = sync.Pool{}
+				x.matchers = sync.Pool{}
 			}
 			x.MatchEvent(ev, func(field, value string, m Match) {
 				out = append(out, fmt.Sprintf("%d %s %s %s", k, field, value, m.Indicator.Value))
@@ -126,4 +140,30 @@ func TestMatchEventSeenSameMatches(t *testing.T) {
 		t.Errorf("%d matches with the memory warm, %d with it cold", len(warm), len(cold))
 	}
 	t.Logf("%d matches in %d events", len(warm), len(evs))
+}
+
+// equalShort agrees with == on every length up to lastInline, for equal
+// values and for values differing in any one byte.
+func TestEqualShort(t *testing.T) {
+	var b [lastInline]byte
+	for n := 0; n <= lastInline; n++ {
+		v := make([]byte, n)
+		for i := range v {
+			v[i] = byte('a' + i%26)
+		}
+		copy(b[:], v)
+		for i := n; i < lastInline; i++ {
+			b[i] = 0xff // what follows the value must not matter
+		}
+		if !equalShort(&b, string(v)) {
+			t.Fatalf("length %d: equal value not equal", n)
+		}
+		for i := 0; i < n; i++ {
+			w := append([]byte(nil), v...)
+			w[i] ^= 0x20
+			if equalShort(&b, string(w)) {
+				t.Fatalf("length %d: value differing at byte %d equal", n, i)
+			}
+		}
+	}
 }

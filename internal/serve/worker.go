@@ -33,6 +33,7 @@ type worker struct {
 }
 
 type workState struct {
+	im   *intel.Matcher // nil without intel
 	ev   event.Event
 	wire event.WireReader
 	dets []detect.Detection
@@ -64,6 +65,9 @@ func (w *worker) handle(ctx context.Context, ds []*bus.Delivery) {
 	st, _ := w.pool.Get().(*workState)
 	if st == nil {
 		st = &workState{}
+		if w.intel != nil {
+			st.im = w.intel.NewMatcher()
+		}
 	}
 	defer w.pool.Put(st)
 	m, _ := w.matchers.Get().(*detect.Matcher)
@@ -98,8 +102,8 @@ func (w *worker) handle(ctx context.Context, ds []*bus.Delivery) {
 				}
 				st.dets = append(st.dets, detect.NewDetection(p, &st.ev))
 			})
-			if w.intel != nil {
-				w.intel.MatchEvent(&st.ev, func(field, value string, im intel.Match) {
+			if st.im != nil {
+				st.im.Match(&st.ev, func(field, value string, im intel.Match) {
 					st.dets = append(st.dets, intel.NewDetection(&st.ev, field, value, im))
 				})
 			}

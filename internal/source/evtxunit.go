@@ -6,19 +6,23 @@ import (
 )
 
 // evtxEvents decodes the records of the unit's chunk into ev, with the
-// fields evtx.Record.AppendFields gives.
+// fields evtx.Record.AppendFieldsTyped gives (scalars marked as such).
 func (u *Unit) evtxEvents(ev *event.Event, fn func(*event.Event), problem func(error)) int {
 	w := u.w
 	n := 0
 	timeIdx, idIdx := -1, -1
-	add := func(name string, value []byte) {
+	add := func(name string, value []byte, scalar bool) {
 		switch {
 		case timeIdx < 0 && name == evtx.FieldTimeCreated:
 			timeIdx = ev.Len()
 		case idIdx < 0 && name == evtx.FieldEventRecordID:
 			idIdx = ev.Len()
 		}
-		ev.Add(name, value)
+		if scalar {
+			ev.AddScalar(name, value)
+		} else {
+			ev.Add(name, value)
+		}
 	}
 	for {
 		ok, err := u.chunk.Next(&w.rec)
@@ -34,7 +38,7 @@ func (u *Unit) evtxEvents(ev *event.Event, fn func(*event.Event), problem func(e
 		ev.Record = w.rec.ID
 		ev.Offset = w.rec.Offset
 		timeIdx, idIdx = -1, -1
-		w.scratch = w.rec.AppendFields(w.scratch, add)
+		w.scratch = w.rec.AppendFieldsTyped(w.scratch, add)
 		if idIdx >= 0 {
 			// The System EventRecordID is what Windows shows; it is normally
 			// the record header's, but tools that rewrite logs keep the

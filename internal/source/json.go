@@ -192,7 +192,8 @@ func (f *flattener) flat(v *fastjson.Value) {
 		f.add(name, v)
 		if bytes.HasPrefix(f.name, winlogPrefix) {
 			if alias := f.winlogAlias(f.name[len(winlogPrefix):]); alias != "" {
-				f.addBytes(alias, f.ev.Bytes(f.ev.Len()-1))
+				last := f.ev.Len() - 1
+				f.addBytes(alias, f.ev.Bytes(last), f.ev.Scalar(last))
 			}
 		}
 	}
@@ -246,28 +247,31 @@ func (f *flattener) winlogAlias(rest []byte) string {
 // its JSON text, true/false, null (or a missing value) as empty.
 func (f *flattener) add(name string, v *fastjson.Value) {
 	var b []byte
+	scalar := false
 	if v != nil {
 		switch v.Type() {
 		case fastjson.TypeString:
 			b, _ = v.StringBytes()
 		case fastjson.TypeNumber:
 			f.scratch = v.MarshalTo(f.scratch[:0])
-			b = f.scratch
+			b, scalar = f.scratch, true
 		case fastjson.TypeTrue:
-			b = trueText
+			b, scalar = trueText, true
 		case fastjson.TypeFalse:
-			b = falseText
+			b, scalar = falseText, true
 		case fastjson.TypeObject, fastjson.TypeArray:
 			// Only the evtx layout adds a container as a value (an element
 			// with children and no text): as empty.
 		}
 	}
-	f.addBytes(name, b)
+	f.addBytes(name, b, scalar)
 }
 
 var trueText, falseText = []byte("true"), []byte("false")
 
-func (f *flattener) addBytes(name string, b []byte) {
+// addBytes appends field name; scalar marks a JSON number or boolean (see
+// event.Event.AddScalar).
+func (f *flattener) addBytes(name string, b []byte, scalar bool) {
 	if f.trim {
 		b = trimSpace(b)
 	}
@@ -277,7 +281,11 @@ func (f *flattener) addBytes(name string, b []byte) {
 	if name == evtx.FieldEventRecordID && f.recordID < 0 {
 		f.recordID = f.ev.Len()
 	}
-	f.ev.Add(name, b)
+	if scalar {
+		f.ev.AddScalar(name, b)
+	} else {
+		f.ev.Add(name, b)
+	}
 }
 
 func trimSpace(b []byte) []byte {
