@@ -14,21 +14,32 @@ import (
 //
 // One event is:
 //
-//	uvarint flags (bit 0: time present)
+//	uvarint flags (bit 0: time present, bit 1: scalar marks present)
 //	[varint unix nanoseconds]           when bit 0 is set
 //	uvarint record, varint offset
 //	uvarint len, source bytes
 //	uvarint field count, then per field: uvarint len, name, uvarint len, value
+//	[uvarint word count, uvarint words] when bit 1 is set: bit i of word
+//	                                    i/64 marks field i a scalar (AddScalar)
 //
 // A batch is the concatenation of events; readers stop at the end of the
 // buffer.
 
 // AppendWire appends the wire form of ev to dst.
 func AppendWire(dst []byte, ev *Event) []byte {
-	if ev.Time.IsZero() {
-		dst = binary.AppendUvarint(dst, 0)
-	} else {
-		dst = binary.AppendUvarint(dst, 1)
+	var flags uint64
+	if !ev.Time.IsZero() {
+		flags |= 1
+	}
+	scalars := ev.scalars
+	for len(scalars) > 0 && scalars[len(scalars)-1] == 0 {
+		scalars = scalars[:len(scalars)-1]
+	}
+	if len(scalars) > 0 {
+		flags |= 2
+	}
+	dst = binary.AppendUvarint(dst, flags)
+	if flags&1 != 0 {
 		dst = binary.AppendVarint(dst, ev.Time.UnixNano())
 	}
 	dst = binary.AppendUvarint(dst, ev.Record)
@@ -42,6 +53,12 @@ func AppendWire(dst []byte, ev *Event) []byte {
 		s := ev.spans[i]
 		dst = binary.AppendUvarint(dst, uint64(s.end-s.off))
 		dst = append(dst, ev.buf[s.off:s.end]...)
+	}
+	if flags&2 != 0 {
+		dst = binary.AppendUvarint(dst, uint64(len(scalars)))
+		for _, w := range scalars {
+			dst = binary.AppendUvarint(dst, w)
+		}
 	}
 	return dst
 }
@@ -122,6 +139,19 @@ func (r *WireReader) Next(ev *Event) (bool, error) {
 			return fail(fmt.Sprintf("field %d: bad value", i))
 		}
 		ev.Add(r.intern(name), val)
+	}
+	if flags&2 != 0 {
+		words, ok := r.uvarint()
+		if !ok || words > (n+63)/64 {
+			return fail("bad scalar marks")
+		}
+		for w := uint64(0); w < words; w++ {
+			bits, ok := r.uvarint()
+			if !ok {
+				return fail("bad scalar marks")
+			}
+			ev.scalars = append(ev.scalars, bits)
+		}
 	}
 	return true, nil
 }

@@ -89,3 +89,43 @@ func FuzzWire(f *testing.F) {
 		}
 	})
 }
+
+// Scalar marks cross the wire; an event without any is written as before
+// they existed.
+func TestWireScalars(t *testing.T) {
+	var a, b Event
+	a.Reset()
+	for i := 0; i < 70; i++ {
+		if i%7 == 0 {
+			a.AddScalar("n", []byte("12"))
+		} else {
+			a.AddString("s", "text")
+		}
+	}
+	var r WireReader
+	r.Reset(AppendWire(nil, &a))
+	if ok, err := r.Next(&b); !ok || err != nil {
+		t.Fatalf("Next = %v, %v", ok, err)
+	}
+	for i := 0; i < 70; i++ {
+		if b.Scalar(i) != (i%7 == 0) {
+			t.Fatalf("field %d: scalar %v", i, b.Scalar(i))
+		}
+	}
+	var plain Event
+	plain.Reset()
+	plain.AddString("s", "text")
+	if w := AppendWire(nil, &plain); w[0] != 0 {
+		t.Fatalf("flags %#x for an event without scalars", w[0])
+	}
+	// More mark words than fields could need is damage.
+	var c Event
+	c.Reset()
+	c.AddScalar("n", []byte("1"))
+	w := AppendWire(nil, &c)
+	w[len(w)-2] = 5 // word count
+	r.Reset(w)
+	if _, err := r.Next(&b); err == nil {
+		t.Fatal("a bad word count was accepted")
+	}
+}
