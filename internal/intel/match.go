@@ -47,9 +47,15 @@ type Matcher struct {
 	// read once: the index does not change.
 	nCVE, nURL, nFile, nDomain, hostURLs int
 	seen                                 seenValues
+	v4                                   [1 << v4Bits]uint64 // IPv4 addresses that found nothing (| v4Valid)
 	refs                                 [16]ref
 	buf                                  [256]byte
 }
+
+const (
+	v4Bits  = 10      // log2 of the IPv4 addresses a Matcher keeps
+	v4Valid = 1 << 32 // marks a kept address (0.0.0.0 included)
+)
 
 // NewMatcher returns a Matcher for x. Matchers are not safe for concurrent
 // use: give each goroutine its own.
@@ -63,10 +69,8 @@ func (x *Index) NewMatcher() *Matcher {
 // Match is MatchEvent with m's memory of values.
 func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) {
 	x := m.x
-	s := x.set
 	seen := &m.seen
-	buf := m.buf[:]
-	nCVE, nURL, nFile, nDomain := m.nCVE, m.nURL, m.nFile, m.nDomain
+	nFile := m.nFile
 	for i := 0; i < ev.Len(); i++ {
 		if ev.Scalar(i) {
 			continue // a number, time, GUID…: not text that names anything
@@ -85,179 +89,7 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 		if i < seenFields && seen.same(i, v) {
 			continue // as in the previous event: nothing
 		}
-		// A short value's classes tell whether it has a space; a long
-		// one (a message, a command line) is searched for a space first
-		// and classified only when it has none.
-		// A short value's classes tell whether it has a space; a long
-		// one (a message, a command line) is searched for a space first
-		// and classified only when it has none.
-		var or uint16
-		space := false
-		if len(v) <= 64 {
-			or = scanClasses(v)
-			space = or&scSpace != 0
-		} else {
-			space = strings.IndexByte(v, ' ') >= 0
-		}
-		refs := m.refs[:0]
-		mv := v // the value reported
-		if space && v[0] != '[' {
-			// Messages, command lines: with a space, a value can only
-			// hold a URL or end in a path whose file name is indexed
-			// (the general case below, without scanning every byte).
-			if (len(v) > 64 || or&(scColon|scSlash) == scColon|scSlash) && strings.Contains(v, "://") {
-				refs = x.appendURLAndHost(refs, v, buf[:0])
-			} else if nFile > 0 {
-				base := v[lastSlash(v)+1:]
-				if len(base) >= 3 && len(base) <= len(buf) && strings.IndexByte(base, '.') >= 0 {
-					n := len(refs)
-					if refs = s.appendStr(refs, fkFile, lowerBuf(buf[:0], base)); len(refs) > n {
-						mv = base
-					}
-				}
-			}
-			if len(refs) == 0 && len(v) <= seenMaxLen {
-				seen.remember(i, v)
-			}
-			for _, r := range refs {
-				x.emit(ev, r, name, mv, fn)
-			}
-			continue
-		}
-		if len(v) > 64 {
-			or = scanClasses(v)
-		}
-		if or&(scDot|scColon|scSlash|scBackslash|scAt) == 0 && v[0] != '[' && hashLen(len(v)) == TypeUnknown && (nCVE == 0 || !isCVE(v)) {
-			// Not an address, URL, e-mail address, domain, file name,
-			// hash or CVE id: the cases below find nothing.
-			if len(v) <= seenMaxLen {
-				seen.remember(i, v)
-			}
-			continue
-		}
-		// known reports v as remembered with nothing found; it is asked
-		// before the costly cases only (the others are cheaper than a hash).
-		var h uint64
-		remember, hashed := len(v) <= seenMaxLen, false
-		known := func() bool {
-			if hashed || !remember {
-				return false
-			}
-			h, hashed = seen.hash(v), true
-			end, ok := seen.find(h, v)
-			if ok {
-				seen.rememberAt(i, v, end)
-			}
-			return ok
-		}
-		isAddr := false
-		if or&^(scDigit|scDot) == 0 && or&scDot != 0 {
-			// Digits and dots: an IPv4 address, or else at most a file
-			// name (a domain's last label is not all digits).
-			if a4, ok := parseIPv4(v); ok {
-				if known() {
-					continue
-				}
-				refs, mv, isAddr = s.appendV4(refs, a4), v, true
-				if m.hostURLs > 0 {
-					refs = s.appendHostURL(refs, v)
-				}
-			} else if nFile == 0 {
-				if remember {
-					seen.remember(i, v)
-				}
-				continue
-			}
-		} else if or&^(scDigit|scHex|scUpper|scDot|scColon) == 0 && or&(scDot|scColon) != 0 || v[0] == '[' {
-			if known() {
-				continue
-			}
-			// An address, or an address with a port (Security IpAddress
-			// and ClientIP write 10.0.0.5:49712): the address is reported.
-			if r, host, ok := s.addrPort(refs, v); ok {
-				refs, mv, isAddr = r, host, true
-				if _, v4 := parseIPv4(host); v4 && m.hostURLs > 0 {
-					refs = s.appendHostURL(refs, host)
-				}
-			}
-		}
-		t := TypeUnknown
-		if !isAddr && or&^(scDigit|scHex|scUpper) == 0 {
-			t = hashLen(len(v))
-		}
-		switch {
-		case isAddr:
-		case t != TypeUnknown:
-			if known() {
-				continue
-			}
-			if t == TypeMD5 && strings.Contains(strings.ToLower(name), "imphash") {
-				t = TypeImphash
-				remember = false // found nothing as an imphash, it may be an MD5
-			}
-			if t == TypeMD5 {
-				refs = s.appendHex(refs, TypeImphash, v)
-			}
-			refs = s.appendHex(refs, t, v)
-		case or&scColon != 0 && or&scSlash != 0 && strings.Contains(v, "://"):
-			if known() {
-				continue
-			}
-			refs = x.appendURLAndHost(refs, v, buf[:0])
-		case or&scAt != 0 && or&scSpace == 0 && v[0] != '@':
-			if known() {
-				continue
-			}
-			j := strings.LastIndexByte(v, '@')
-			e := lowerBuf(buf[:0], v)
-			refs = s.appendStr(refs, fkEmail, e)
-			refs = s.appendDomain(refs, e[j+1:])
-		case nCVE > 0 && isCVE(v):
-			refs = s.appendStr(refs, fkCVE, upperBuf(buf[:0], v))
-		default:
-			base := v
-			if or&(scSlash|scBackslash) != 0 {
-				j := lastSlash(v)
-				base = v[j+1:]
-				if nURL > 0 && j > 0 && v[0] != '/' && v[0] != '\\' && or&scSpace == 0 && !backslashHost(v, or) {
-					if known() {
-						continue
-					}
-					refs = x.appendURLAndHost(refs, v, buf[:0]) // host/path without a scheme
-				}
-			}
-			if or&scDot == 0 || len(base) < 3 || len(base) > len(buf) || len(base) < len(v) && strings.IndexByte(base, '.') < 0 {
-				break
-			}
-			// A domain has only letters, digits, '.', '-', '_' and non-ASCII.
-			domain := base == v && or&^(scDigit|scHex|scAlpha|scUpper|scDot|scDash|scHigh) == 0 && (nDomain > 0 || nURL > 0)
-			if nFile == 0 && !domain {
-				break
-			}
-			if known() {
-				continue
-			}
-			lb := lowerBuf(buf[:0], base)
-			if n := len(refs); nFile > 0 {
-				if refs = s.appendStr(refs, fkFile, lb); len(refs) > n {
-					mv = base
-				}
-			}
-			if domain && validDomainOf(strings.TrimSuffix(lb, "."), or&scHigh == 0) {
-				refs = s.appendDomain(refs, lb)
-				refs = s.appendHostURL(refs, strings.TrimSuffix(lb, "."))
-			}
-		}
-		if len(refs) == 0 && remember {
-			if hashed {
-				seen.rememberAt(i, v, seen.add(h, v))
-			} else {
-				seen.remember(i, v)
-			}
-		}
-		for _, r := range refs {
-			x.emit(ev, r, name, mv, fn)
-		}
+		m.value(ev, i, name, v, fn)
 	}
 }
 
@@ -327,6 +159,197 @@ func digits(s string) bool {
 		}
 	}
 	return true
+}
+
+// value is Match's case for value v of field i (name) that is not a
+// scalar, a Hashes field, a time or the position's last value: it
+// classifies v and looks up what its shape can name. It is a function of
+// its own so that Match's loop over every field stays small.
+func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, value string, m Match)) {
+	x := m.x
+	s := x.set
+	seen := &m.seen
+	buf := m.buf[:]
+	nCVE, nURL, nFile, nDomain := m.nCVE, m.nURL, m.nFile, m.nDomain
+	// A short value's classes tell whether it has a space; a long
+	// one (a message, a command line) is searched for a space first
+	// and classified only when it has none.
+	var or uint16
+	space := false
+	if len(v) <= 64 {
+		or = scanClasses(v)
+		space = or&scSpace != 0
+	} else {
+		space = strings.IndexByte(v, ' ') >= 0
+	}
+	refs := m.refs[:0]
+	mv := v // the value reported
+	if space && v[0] != '[' {
+		// Messages, command lines: with a space, a value can only
+		// hold a URL or end in a path whose file name is indexed
+		// (the general case below, without scanning every byte).
+		if (len(v) > 64 || or&(scColon|scSlash) == scColon|scSlash) && strings.Contains(v, "://") {
+			refs = x.appendURLAndHost(refs, v, buf[:0])
+		} else if nFile > 0 {
+			base := v[lastSlash(v)+1:]
+			if len(base) >= 3 && len(base) <= len(buf) && strings.IndexByte(base, '.') >= 0 {
+				n := len(refs)
+				if refs = s.appendStr(refs, fkFile, lowerBuf(buf[:0], base)); len(refs) > n {
+					mv = base
+				}
+			}
+		}
+		if len(refs) == 0 && len(v) <= seenMaxLen {
+			seen.remember(i, v)
+		}
+		for _, r := range refs {
+			x.emit(ev, r, name, mv, fn)
+		}
+		return
+	}
+	if len(v) > 64 {
+		or = scanClasses(v)
+	}
+	if or&(scDot|scColon|scSlash|scBackslash|scAt) == 0 && v[0] != '[' && hashLen(len(v)) == TypeUnknown && (nCVE == 0 || !isCVE(v)) {
+		// Not an address, URL, e-mail address, domain, file name,
+		// hash or CVE id: the cases below find nothing.
+		if len(v) <= seenMaxLen {
+			seen.remember(i, v)
+		}
+		return
+	}
+	// known reports v as remembered with nothing found; it is asked
+	// before the costly cases only (the others are cheaper than a hash).
+	var h uint64
+	remember, hashed := len(v) <= seenMaxLen, false
+	known := func() bool {
+		if hashed || !remember {
+			return false
+		}
+		h, hashed = seen.hash(v), true
+		end, ok := seen.find(h, v)
+		if ok {
+			seen.rememberAt(i, v, end)
+		}
+		return ok
+	}
+	isAddr := false
+	if or&^(scDigit|scDot) == 0 && or&scDot != 0 {
+		// Digits and dots: an IPv4 address, or else at most a file
+		// name (a domain's last label is not all digits).
+		if a4, ok := parseIPv4(v); ok {
+			// What an IPv4 address finds depends on the address alone:
+			// addresses that found nothing lately are kept by value.
+			slot := &m.v4[a4*0x9e3779b1>>(32-v4Bits)]
+			if *slot == uint64(a4)|v4Valid {
+				if remember {
+					seen.remember(i, v)
+				}
+				return
+			}
+			refs, mv, isAddr = s.appendV4(refs, a4), v, true
+			if m.hostURLs > 0 {
+				refs = s.appendHostURL(refs, v)
+			}
+			if len(refs) == 0 {
+				*slot = uint64(a4) | v4Valid
+			}
+		} else if nFile == 0 {
+			if remember {
+				seen.remember(i, v)
+			}
+			return
+		}
+	} else if or&^(scDigit|scHex|scUpper|scDot|scColon) == 0 && or&(scDot|scColon) != 0 || v[0] == '[' {
+		if known() {
+			return
+		}
+		// An address, or an address with a port (Security IpAddress
+		// and ClientIP write 10.0.0.5:49712): the address is reported.
+		if r, host, ok := s.addrPort(refs, v); ok {
+			refs, mv, isAddr = r, host, true
+			if _, v4 := parseIPv4(host); v4 && m.hostURLs > 0 {
+				refs = s.appendHostURL(refs, host)
+			}
+		}
+	}
+	t := TypeUnknown
+	if !isAddr && or&^(scDigit|scHex|scUpper) == 0 {
+		t = hashLen(len(v))
+	}
+	switch {
+	case isAddr:
+	case t != TypeUnknown:
+		if known() {
+			return
+		}
+		if t == TypeMD5 && strings.Contains(strings.ToLower(name), "imphash") {
+			t = TypeImphash
+			remember = false // found nothing as an imphash, it may be an MD5
+		}
+		if t == TypeMD5 {
+			refs = s.appendHex(refs, TypeImphash, v)
+		}
+		refs = s.appendHex(refs, t, v)
+	case or&scColon != 0 && or&scSlash != 0 && strings.Contains(v, "://"):
+		if known() {
+			return
+		}
+		refs = x.appendURLAndHost(refs, v, buf[:0])
+	case or&scAt != 0 && or&scSpace == 0 && v[0] != '@':
+		if known() {
+			return
+		}
+		j := strings.LastIndexByte(v, '@')
+		e := lowerBuf(buf[:0], v)
+		refs = s.appendStr(refs, fkEmail, e)
+		refs = s.appendDomain(refs, e[j+1:])
+	case nCVE > 0 && isCVE(v):
+		refs = s.appendStr(refs, fkCVE, upperBuf(buf[:0], v))
+	default:
+		base := v
+		if or&(scSlash|scBackslash) != 0 {
+			j := lastSlash(v)
+			base = v[j+1:]
+			if nURL > 0 && j > 0 && v[0] != '/' && v[0] != '\\' && or&scSpace == 0 && !backslashHost(v, or) {
+				if known() {
+					return
+				}
+				refs = x.appendURLAndHost(refs, v, buf[:0]) // host/path without a scheme
+			}
+		}
+		if or&scDot == 0 || len(base) < 3 || len(base) > len(buf) || len(base) < len(v) && strings.IndexByte(base, '.') < 0 {
+			break
+		}
+		// A domain has only letters, digits, '.', '-', '_' and non-ASCII.
+		domain := base == v && or&^(scDigit|scHex|scAlpha|scUpper|scDot|scDash|scHigh) == 0 && (nDomain > 0 || nURL > 0)
+		if nFile == 0 && !domain {
+			break
+		}
+		if known() {
+			return
+		}
+		lb := lowerBuf(buf[:0], base)
+		if n := len(refs); nFile > 0 {
+			if refs = s.appendStr(refs, fkFile, lb); len(refs) > n {
+				mv = base
+			}
+		}
+		if domain && validDomainOf(strings.TrimSuffix(lb, "."), or&scHigh == 0) {
+			refs = s.appendDomain(refs, lb)
+			refs = s.appendHostURL(refs, strings.TrimSuffix(lb, "."))
+		}
+	}
+	if len(refs) == 0 && remember {
+		if hashed {
+			seen.rememberAt(i, v, seen.add(h, v))
+		} else {
+			seen.remember(i, v)
+		}
+	}
+	for _, r := range refs {
+		x.emit(ev, r, name, mv, fn)
+	}
 }
 
 // backslashHost reports whether v (of classes or), read as a URL without a
