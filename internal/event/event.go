@@ -54,8 +54,13 @@ func (e *Event) Add(name string, value []byte) {
 // hex integer); value is copied. Readers that look for text in values,
 // such as indicator matching, may skip scalars (Scalar).
 func (e *Event) AddScalar(name string, value []byte) {
-	i := len(e.names)
 	e.Add(name, value)
+	e.MarkScalar(len(e.names) - 1)
+}
+
+// MarkScalar marks field i (< Len) as a scalar, for a reader that learns it
+// after adding the field (a string it parsed as the event's time).
+func (e *Event) MarkScalar(i int) {
 	w := i >> 6
 	for len(e.scalars) <= w {
 		e.scalars = append(e.scalars, 0)

@@ -149,6 +149,7 @@ func (f *flattener) event(ev *event.Event, path string, r record, v *fastjson.Va
 		}
 		if t, ok := parseTime(ev.Bytes(i)); ok {
 			ev.Time = t
+			ev.MarkScalar(i) // a time, whatever the JSON typed it as
 			break
 		}
 	}
