@@ -43,9 +43,14 @@
 // field is called, reads Sysmon's Hashes field, looks hosts of URLs and
 // domains of e-mail addresses up too, skips indicators outside their
 // validity at the event's time, and allocates nothing for an event that
-// matches nothing. It remembers (per goroutine, seen.go) the recent values
-// that found nothing, compared byte for byte: a value the previous event
-// had in the same field, or one seen a moment ago, is not looked up again.
+// matches nothing. Values the reader marked as scalars (event.Event.Scalar:
+// JSON numbers and booleans, EVTX numbers, GUIDs, times, SIDs) are passed
+// by, as are ISO 8601 times when no file name is indexed. A Matcher (one
+// per worker: NewMatcher; MatchEvent takes one from a pool) remembers the
+// recent values that found nothing, compared byte for byte (seen.go), and
+// the IPv4 addresses that found nothing, by value: a value the previous
+// event had in the same field, or one seen a moment ago, is not looked up
+// again.
 //
 // MISP warninglists (public DNS resolvers, cloud networks, top sites) go
 // into a second index: a match whose value, or whose indicator's value, is on
