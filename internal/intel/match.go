@@ -86,8 +86,20 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 		if nFile == 0 && len(v) >= 19 && v[4] == '-' && isTimestamp(v) {
 			continue // a time can only be taken for a file name (…20.8657Z)
 		}
-		if i < seenFields && seen.same(i, v) {
-			continue // as in the previous event: nothing
+		if i < seenFields {
+			// As in the previous event: nothing. The length first; a
+			// value of 8 to 16 bytes is two words, compared here.
+			if e := &seen.last[i]; e.n == uint64(len(v))+1 {
+				if len(v) >= 8 && len(v) <= 16 {
+					w := unsafe.Slice(unsafe.StringData(v), len(v))
+					if binary.LittleEndian.Uint64(w) == binary.LittleEndian.Uint64(e.b[:]) &&
+						binary.LittleEndian.Uint64(w[len(v)-8:]) == binary.LittleEndian.Uint64(e.b[len(v)-8:]) {
+						continue
+					}
+				} else if seen.same(i, v) {
+					continue
+				}
+			}
 		}
 		m.value(ev, i, name, v, fn)
 	}
