@@ -128,6 +128,10 @@ func isTimestamp(v string) bool {
 		return false
 	}
 	rest := v[19:]
+	if len(rest) == 8 && rest[0] == '.' && rest[7] == 'Z' {
+		// Microseconds and Z, as Zeek and many JSON logs write: one word.
+		return digitsAt(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(rest), 8)), 0x0080_8080_8080_8000)
+	}
 	if len(rest) > 0 && rest[0] == '.' {
 		j := 1
 		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
