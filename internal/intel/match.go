@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"github.com/vigil-defense/vigil/internal/detect"
 	"github.com/vigil-defense/vigil/internal/event"
@@ -91,7 +90,7 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 			// value of 8 to 16 bytes is two words, compared here.
 			if e := &seen.last[i]; e.n == uint64(len(v))+1 {
 				if len(v) >= 8 && len(v) <= 16 {
-					w := unsafe.Slice(unsafe.StringData(v), len(v))
+					w := unsafeBytes(v)
 					if binary.LittleEndian.Uint64(w) == binary.LittleEndian.Uint64(e.b[:]) &&
 						binary.LittleEndian.Uint64(w[len(v)-8:]) == binary.LittleEndian.Uint64(e.b[len(v)-8:]) {
 						continue
@@ -117,7 +116,7 @@ func isTimestamp(v string) bool {
 	}
 	// Bytes 0-7, 8-15 and 11-18 as little-endian words: the separators
 	// compared under a mask, the digits checked eight at a time.
-	b := unsafe.Slice(unsafe.StringData(v), len(v))
+	b := unsafeBytes(v)
 	w0 := binary.LittleEndian.Uint64(b)
 	w1 := binary.LittleEndian.Uint64(b[8:])
 	w2 := binary.LittleEndian.Uint64(b[11:])
@@ -130,7 +129,7 @@ func isTimestamp(v string) bool {
 	rest := v[19:]
 	if len(rest) == 8 && rest[0] == '.' && rest[7] == 'Z' {
 		// Microseconds and Z, as Zeek and many JSON logs write: one word.
-		return digitsAt(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(rest), 8)), 0x0080_8080_8080_8000)
+		return digitsAt(binary.LittleEndian.Uint64(unsafeBytes(rest)), 0x0080_8080_8080_8000)
 	}
 	if len(rest) > 0 && rest[0] == '.' {
 		j := 1

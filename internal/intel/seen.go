@@ -3,7 +3,6 @@ package intel
 import (
 	"encoding/binary"
 	"hash/maphash"
-	"unsafe"
 )
 
 // seenValues remembers recent field values that MatchEvent looked up and
@@ -107,11 +106,11 @@ func equalShort(b *[lastInline]byte, v string) bool {
 		if n < 4 {
 			return string(b[:n]) == v
 		}
-		w := unsafe.Slice(unsafe.StringData(v), n)
+		w := unsafeBytes(v)
 		return binary.LittleEndian.Uint32(w) == binary.LittleEndian.Uint32(b[:]) &&
 			binary.LittleEndian.Uint32(w[n-4:]) == binary.LittleEndian.Uint32(b[n-4:])
 	}
-	w := unsafe.Slice(unsafe.StringData(v), n)
+	w := unsafeBytes(v)
 	for off := 0; off+8 < n; off += 8 {
 		if binary.LittleEndian.Uint64(w[off:]) != binary.LittleEndian.Uint64(b[off:]) {
 			return false
@@ -126,16 +125,15 @@ func (c *seenValues) remember(i int, v string) {
 	if i >= seenFields {
 		return
 	}
-	e := &c.last[i]
-	e.n = uint64(len(v)) + 1
-	if len(v) <= lastInline {
-		copy(e.b[:], v)
-		return
+	var end uint64
+	if len(v) > lastInline {
+		end = c.put(v)
 	}
-	e.end = c.put(v)
+	c.rememberAt(i, v, end)
 }
 
-// rememberAt is remember for a value whose bytes end at ring position end.
+// rememberAt is remember for a value whose bytes end at ring position end
+// (used only when v is longer than lastInline).
 func (c *seenValues) rememberAt(i int, v string, end uint64) {
 	if i >= seenFields {
 		return
