@@ -380,20 +380,25 @@ func backslashHost(v string, or uint16) bool {
 }
 
 // Classes of scanClasses: a value's shape from one pass over its bytes.
+// The first seven are fast.go's byte classes (scanClass copies them from
+// byteClass); the others split what fast.go calls clOther.
 const (
-	scDigit     uint16 = 1 << iota // 0-9
-	scHex                          // a-f A-F
-	scAlpha                        // g-z G-Z
-	scUpper                        // A-Z
-	scDot                          // .
-	scColon                        // :
-	scDash                         // - _
-	scSlash                        // /
-	scBackslash                    // backslash
-	scAt                           // @
-	scSpace                        // ' '
-	scHigh                         // 0x80-0xff
-	scOther                        // any other byte
+	scDigit = uint16(clDigit) // 0-9
+	scHex   = uint16(clHex)   // a-f A-F
+	scAlpha = uint16(clAlpha) // g-z G-Z
+	scUpper = uint16(clUpper) // A-Z
+	scDot   = uint16(clDot)   // .
+	scColon = uint16(clColon) // :
+	scDash  = uint16(clDash)  // - _
+)
+
+const (
+	scSlash     uint16 = uint16(clOther) << iota // /
+	scBackslash                                  // backslash
+	scAt                                         // @
+	scSpace                                      // ' '
+	scHigh                                       // 0x80-0xff
+	scOther                                      // any other byte
 )
 
 var scanClass = func() (t [256]uint16) {
@@ -402,7 +407,7 @@ var scanClass = func() (t [256]uint16) {
 		case c >= 0x80:
 			t[i] = scHigh
 		case byteClass[c]&clOther == 0:
-			t[i] = uint16(byteClass[c]) // the same bits as fast.go's classes
+			t[i] = uint16(byteClass[c]) // scDigit … scDash
 		case c == '/':
 			t[i] = scSlash
 		case c == '\\':
