@@ -195,3 +195,31 @@ func TestIsTimestampMutations(t *testing.T) {
 		}
 	}
 }
+
+// isTimestamp agrees with the regular expression on every value of the
+// shared corpus's events (Zeek ts and _write_ts, Sysmon UtcTime, ECS
+// @timestamp, CloudTrail eventTime, and every value that is not a time).
+func TestIsTimestampCorpus(t *testing.T) {
+	evs, err := corpusEventsOnce()
+	if err != nil {
+		t.Skipf("corpus absent (%v): the logs live in ../shared/corpus next to the repository", err)
+	}
+	re := regexp.MustCompile(`^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$`)
+	times := 0
+	for _, ev := range evs {
+		for i := 0; i < ev.Len(); i++ {
+			v := ev.Value(i)
+			want := len(v) <= 35 && re.MatchString(v)
+			if got := isTimestamp(v); got != want {
+				t.Fatalf("%s:%d: %s = %q: isTimestamp %v, want %v", ev.Source, ev.Record, ev.Name(i), v, got, want)
+			}
+			if want {
+				times++
+			}
+		}
+	}
+	if times < 1000 {
+		t.Fatalf("only %d times in %d events", times, len(evs))
+	}
+	t.Logf("%d times among the values of %d events", times, len(evs))
+}
