@@ -56,6 +56,9 @@ type set struct {
 	// hostURLs counts the URLs indexed with no path ("host/"): without
 	// them, addresses and domains are not probed as URLs.
 	hostURLs int
+	// timeFiles counts the file names indexed that are ISO 8601 times
+	// (isTimestamp, in any case): without them, times are not looked up.
+	timeFiles int
 }
 
 // strMap returns the table of string keys of a kind.
@@ -261,6 +264,9 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 	case TypeEmail:
 		return s.addStr(fkEmail, v, i, dup)
 	case TypeFileName:
+		if len(v) >= 19 && len(v) <= 35 && v[4] == '-' && isTimestamp(strings.ToUpper(v)) {
+			s.timeFiles++ // may count a duplicate: only zero matters
+		}
 		return s.addStr(fkFile, v, i, dup)
 	case TypeCVE:
 		return s.addStr(fkCVE, v, i, dup)

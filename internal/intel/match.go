@@ -45,6 +45,9 @@ type Matcher struct {
 	// The sizes of the index's tables (which cases can find anything),
 	// read once: the index does not change.
 	nCVE, nURL, nFile, nDomain, hostURLs int
+	// times: an ISO 8601 time can find nothing (no such file name is
+	// indexed), so Match passes times by.
+	times bool
 	seen                                 seenValues
 	v4                                   [1 << v4Bits]uint64 // IPv4 addresses that found nothing (| v4Valid)
 	refs                                 [16]ref
@@ -60,7 +63,7 @@ const (
 // use: give each goroutine its own.
 func (x *Index) NewMatcher() *Matcher {
 	s := x.set
-	m := &Matcher{x: x, nCVE: s.cves.n, nURL: s.urls.n, nFile: s.files.n, nDomain: s.domains.n, hostURLs: s.hostURLs}
+	m := &Matcher{x: x, nCVE: s.cves.n, nURL: s.urls.n, nFile: s.files.n, nDomain: s.domains.n, hostURLs: s.hostURLs, times: s.timeFiles == 0}
 	m.seen.init()
 	return m
 }
@@ -69,7 +72,7 @@ func (x *Index) NewMatcher() *Matcher {
 func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) {
 	x := m.x
 	seen := &m.seen
-	nFile := m.nFile
+	times := m.times
 	for i := 0; i < ev.Len(); i++ {
 		if ev.Scalar(i) {
 			continue // a number, time, GUID…: not text that names anything
@@ -82,8 +85,8 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 			x.matchHashes(ev, name, v, fn)
 			continue
 		}
-		if nFile == 0 && len(v) >= 19 && v[4] == '-' && isTimestamp(v) {
-			continue // a time can only be taken for a file name (…20.8657Z)
+		if times && len(v) >= 19 && v[4] == '-' && isTimestamp(v) {
+			continue // a time could only be taken for a file name (…20.8657Z)
 		}
 		if i < seenFields {
 			// As in the previous event: nothing. The length first; a
@@ -109,7 +112,7 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 // ±hh:mm or ±hhmm), and nothing else. Such a value holds no address,
 // domain, URL, e-mail address, hash or CVE id; with a fraction it is
 // shaped like a file name (ss.fff), so MatchEvent skips it only when no
-// file name is indexed.
+// indexed file name is such a time (set.timeFiles).
 func isTimestamp(v string) bool {
 	if len(v) < 19 || len(v) > 35 {
 		return false

@@ -223,3 +223,40 @@ func TestIsTimestampCorpus(t *testing.T) {
 	}
 	t.Logf("%d times among the values of %d events", times, len(evs))
 }
+
+// A time is passed by unless a file name shaped like one is indexed: then
+// a field holding that time still finds it, as any file name would.
+func TestTimeShapedFileName(t *testing.T) {
+	build := func(name string) *Index {
+		b := NewBuilder()
+		if err := b.Add(Indicator{Type: TypeFileName, Value: name, Source: "feed", ID: "f", Confidence: 50}); err != nil {
+			t.Fatal(err)
+		}
+		x, errs := b.Build()
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return x
+	}
+	ev := &event.Event{}
+	ev.AddString("_write_ts", "2018-03-24T17:15:05.432129Z")
+	ev.AddString("UtcTime", "2019-05-12 15:46:11.725")
+	ev.AddString("TargetFilename", `C:\Temp\2018-03-24T17:15:05.432129Z`)
+	for _, c := range []struct {
+		file  string
+		times bool
+		want  int
+	}{
+		{"mimikatz.exe", true, 0},
+		{"2018-03-24t17:15:05.432129z", false, 2}, // the time itself, and the path's last element
+		{"2019-05-12 15:46:11.725", false, 1},
+	} {
+		x := build(c.file)
+		if got := x.NewMatcher().times; got != c.times {
+			t.Errorf("%s indexed: times %v, want %v", c.file, got, c.times)
+		}
+		if got := len(matches(x, ev)); got != c.want {
+			t.Errorf("%s indexed: %d matches, want %d", c.file, got, c.want)
+		}
+	}
+}
