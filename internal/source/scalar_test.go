@@ -30,7 +30,8 @@ func TestScalarsMarked(t *testing.T) {
 	evs = eventsOf(scanAll(t, []string{zeek}, 1))
 	checkScalars(t, evs[:1000], map[string]bool{
 		"id.orig_p": true, "id.resp_p": true, "trans_id": true, "rtt": true, "qclass": true, "AA": true, "rejected": true, "TTLs": true,
-		"ts": true, "_write_ts": false, "uid": false, // ts is the event's time, parsed as such "id.orig_h": false, "id.resp_h": false, "query": false, "answers": false, "proto": false,
+		"ts":        true, // the event's time, parsed as such
+		"_write_ts": false, "uid": false, "id.orig_h": false, "id.resp_h": false, "query": false, "answers": false, "proto": false,
 	})
 }
 
