@@ -74,6 +74,16 @@ func (e *Event) Scalar(i int) bool {
 	return w < len(e.scalars) && e.scalars[w]&(1<<(i&63)) != 0
 }
 
+// ScalarWord returns the scalar marks of fields 64w to 64w+63: bit j is
+// set if field 64w+j is a scalar. A reader that skips scalars can visit
+// the other fields by these bits instead of asking Scalar of each.
+func (e *Event) ScalarWord(w int) uint64 {
+	if w < len(e.scalars) {
+		return e.scalars[w]
+	}
+	return 0
+}
+
 // AddString appends a field; value is copied.
 func (e *Event) AddString(name, value string) {
 	off := len(e.buf)

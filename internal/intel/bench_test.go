@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,8 +22,15 @@ import (
 
 // millionValues are the values of a synthetic index of a million
 // indicators: 400k IPv4, 10k networks, 300k domains, 90k URLs, 200k SHA-256.
+// VIGIL_INTEL_BENCH_SCALE=N divides each count by N (the same kinds of
+// indicator, fewer of them: for counting instructions under valgrind,
+// which loads a million slowly).
 var millionOnce = sync.OnceValues(func() (*Index, []string) {
 	r := rand.New(rand.NewPCG(1, 2))
+	scale := 1
+	if v, err := strconv.Atoi(os.Getenv("VIGIL_INTEL_BENCH_SCALE")); err == nil && v > 0 {
+		scale = v
+	}
 	b := NewBuilder()
 	var sample []string
 	add := func(t Type, v string) {
@@ -33,22 +41,22 @@ var millionOnce = sync.OnceValues(func() (*Index, []string) {
 			sample = append(sample, v)
 		}
 	}
-	for i := 0; i < 400_000; i++ {
+	for i := 0; i < 400_000/scale; i++ {
 		add(TypeIPv4, netip.AddrFrom4([4]byte{byte(r.IntN(223) + 1), byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())}).String())
 	}
-	for i := 0; i < 10_000; i++ {
+	for i := 0; i < 10_000/scale; i++ {
 		bits := 16 + r.IntN(13)
 		p, _ := netip.AddrFrom4([4]byte{byte(r.IntN(223) + 1), byte(r.Uint32()), byte(r.Uint32()), 0}).Prefix(bits)
 		add(TypeCIDR, p.String())
 	}
-	for i := 0; i < 300_000; i++ {
+	for i := 0; i < 300_000/scale; i++ {
 		add(TypeDomain, fmt.Sprintf("h%x.example%d.%s", r.Uint64(), r.IntN(1000), []string{"com", "net", "org", "ru", "xyz"}[r.IntN(5)]))
 	}
-	for i := 0; i < 90_000; i++ {
+	for i := 0; i < 90_000/scale; i++ {
 		add(TypeURL, fmt.Sprintf("http://u%x.example.com/p/%x.php", r.Uint32(), r.Uint64()))
 	}
 	var h [32]byte
-	for i := 0; i < 200_000; i++ {
+	for i := 0; i < 200_000/scale; i++ {
 		for j := range h {
 			h[j] = byte(r.Uint32())
 		}
@@ -75,7 +83,7 @@ var millionOnce = sync.OnceValues(func() (*Index, []string) {
 func millionIndex(b *testing.B) (*Index, []string) {
 	b.Helper()
 	x, sample := millionOnce()
-	if x.Len() < 990_000 {
+	if x.Len() < 990_000 && os.Getenv("VIGIL_INTEL_BENCH_SCALE") == "" {
 		b.Fatalf("index has %d indicators", x.Len())
 	}
 	return x, sample
@@ -235,6 +243,55 @@ func TestLoadMillion(t *testing.T) {
 		x = nil
 		runtime.GC()
 	}
+}
+
+// allCorpusEvents returns every event of the shared EVTX and log corpus in
+// the order one hunt worker sees them (file by file, as read), so that a
+// Matcher's memory of values works as it does in a hunt.
+var allCorpusEventsOnce = sync.OnceValues(func() ([]*event.Event, error) {
+	root := filepath.Join("..", "..", "..", "shared", "corpus")
+	if r := os.Getenv("VIGIL_CORPUS"); r != "" {
+		root = r
+	}
+	paths, err := source.Expand([]string{filepath.Join(root, "evtx"), filepath.Join(root, "logs")})
+	if err != nil {
+		return nil, err
+	}
+	var evs []*event.Event
+	err = source.Scan(context.Background(), paths, 1, func(u *source.Unit) []*event.Event {
+		var out []*event.Event
+		u.Events(&event.Event{}, func(ev *event.Event) { out = append(out, ev.Clone()) }, func(error) {})
+		return out
+	}, func(out []*event.Event) error {
+		evs = append(evs, out...)
+		return nil
+	})
+	if err == nil && len(evs) == 0 {
+		err = fmt.Errorf("no events under %s", root)
+	}
+	return evs, err
+})
+
+// BenchmarkMatcherCorpus is a hunt worker's intel matching alone: one
+// Matcher over every event of the corpus in order, against the million
+// indicators. cpu-ns/op is CPU time per event (the per-event cost that
+// BenchmarkHuntIntel in internal/cli sees inside a whole hunt).
+func BenchmarkMatcherCorpus(b *testing.B) {
+	x, _ := millionIndex(b)
+	evs, err := allCorpusEventsOnce()
+	if err != nil {
+		b.Skipf("corpus absent (%v): the logs live in ../shared/corpus next to the repository", err)
+	}
+	m := x.NewMatcher()
+	matches := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime()
+	for i := 0; i < b.N; i++ {
+		m.Match(evs[i%len(evs)], func(string, string, Match) { matches++ })
+	}
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(len(evs)), "events")
 }
 
 // corpusEvents returns every 8th event of the shared EVTX and log corpus

@@ -2,6 +2,8 @@ package intel
 
 import (
 	"encoding/binary"
+	"math/bits"
+	"unsafe"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -48,10 +50,10 @@ type Matcher struct {
 	// times: an ISO 8601 time can find nothing (no such file name is
 	// indexed), so Match passes times by.
 	times bool
-	seen                                 seenValues
-	v4                                   [1 << v4Bits]uint64 // IPv4 addresses that found nothing (| v4Valid)
-	refs                                 [16]ref
-	buf                                  [256]byte
+	seen  seenValues
+	v4    [1 << v4Bits]uint64 // IPv4 addresses that found nothing (| v4Valid)
+	refs  [16]ref
+	buf   [256]byte
 }
 
 const (
@@ -72,38 +74,39 @@ func (x *Index) NewMatcher() *Matcher {
 func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) {
 	x := m.x
 	seen := &m.seen
-	times := m.times
-	for i := 0; i < ev.Len(); i++ {
-		if ev.Scalar(i) {
-			continue // a number, time, GUID…: not text that names anything
+	n := ev.Len()
+	for base := 0; base < n; base += 64 {
+		// The fields that are not scalars (a number, time, GUID…: not
+		// text that names anything), visited by their bits.
+		todo := ^ev.ScalarWord(base >> 6)
+		if n-base < 64 {
+			todo &= 1<<(n-base) - 1
 		}
-		name, v := ev.Name(i), ev.Value(i)
-		if len(v) < 3 || len(v) > 2048 {
-			continue
-		}
-		if name == "Hashes" || name == "Hash" || name == "hashes" {
-			x.matchHashes(ev, name, v, fn)
-			continue
-		}
-		if times && len(v) >= 19 && v[4] == '-' && isTimestamp(v) {
-			continue // a time could only be taken for a file name (…20.8657Z)
-		}
-		if i < seenFields {
-			// As in the previous event: nothing. The length first; a
-			// value of 8 to 16 bytes is two words, compared here.
-			if e := &seen.last[i]; e.n == uint64(len(v))+1 {
-				if len(v) >= 8 && len(v) <= 16 {
-					w := unsafeBytes(v)
-					if binary.LittleEndian.Uint64(w) == binary.LittleEndian.Uint64(e.b[:]) &&
-						binary.LittleEndian.Uint64(w[len(v)-8:]) == binary.LittleEndian.Uint64(e.b[len(v)-8:]) {
+		for ; todo != 0; todo &= todo - 1 {
+			i := base + bits.TrailingZeros64(todo)
+			name, v := ev.Name(i), ev.Value(i)
+			if len(v) < 3 || len(v) > 2048 {
+				continue
+			}
+			if name == "Hashes" || name == "Hash" || name == "hashes" {
+				x.matchHashes(ev, name, v, fn)
+				continue
+			}
+			if i < seenFields {
+				// As in the previous event: nothing. (seen.same, by hand:
+				// it is too large to be inlined.)
+				if e := &seen.last[i]; e.n == uint64(len(v))+1 {
+					if len(v) <= lastInline {
+						if v == unsafe.String(&e.b[0], len(v)) {
+							continue
+						}
+					} else if seen.at(e.end, v) {
 						continue
 					}
-				} else if seen.same(i, v) {
-					continue
 				}
 			}
+			m.value(ev, i, name, v, fn)
 		}
-		m.value(ev, i, name, v, fn)
 	}
 }
 
@@ -180,15 +183,19 @@ func digits(s string) bool {
 }
 
 // value is Match's case for value v of field i (name) that is not a
-// scalar, a Hashes field, a time or the position's last value: it
-// classifies v and looks up what its shape can name. It is a function of
-// its own so that Match's loop over every field stays small.
+// scalar, a Hashes field or the position's last value: it passes times by
+// (they change with every event, so they are checked here rather than for
+// every field), classifies v and looks up what its shape can name. It is a
+// function of its own so that Match's loop over every field stays small.
 func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, value string, m Match)) {
 	x := m.x
 	s := x.set
 	seen := &m.seen
 	buf := m.buf[:]
 	nCVE, nURL, nFile, nDomain := m.nCVE, m.nURL, m.nFile, m.nDomain
+	if m.times && len(v) >= 19 && v[4] == '-' && isTimestamp(v) {
+		return // a time could only be taken for a file name (…20.8657Z)
+	}
 	// A short value's classes tell whether it has a space; a long
 	// one (a message, a command line) is searched for a space first
 	// and classified only when it has none.

@@ -1,8 +1,8 @@
 package intel
 
 import (
-	"encoding/binary"
 	"hash/maphash"
+	"unsafe"
 )
 
 // seenValues remembers recent field values that MatchEvent looked up and
@@ -82,41 +82,16 @@ func (c *seenValues) at(end uint64, v string) bool {
 }
 
 // same reports whether v is the value remembered last at field position
-// i (< seenFields).
+// i (< seenFields). It is small enough to be inlined in Match's loop.
 func (c *seenValues) same(i int, v string) bool {
 	e := &c.last[i]
 	if e.n != uint64(len(v))+1 {
 		return false
 	}
 	if len(v) <= lastInline {
-		return equalShort(&e.b, v)
+		return v == unsafe.String(&e.b[0], len(v))
 	}
 	return c.at(e.end, v)
-}
-
-// equalShort reports whether v (at most lastInline bytes) equals b's first
-// len(v) bytes, comparing 8 (or 4) bytes at a time: the last word overlaps
-// the one before it, so nothing outside either is read.
-func equalShort(b *[lastInline]byte, v string) bool {
-	n := len(v)
-	if n > lastInline {
-		return false
-	}
-	if n < 8 {
-		if n < 4 {
-			return string(b[:n]) == v
-		}
-		w := unsafeBytes(v)
-		return binary.LittleEndian.Uint32(w) == binary.LittleEndian.Uint32(b[:]) &&
-			binary.LittleEndian.Uint32(w[n-4:]) == binary.LittleEndian.Uint32(b[n-4:])
-	}
-	w := unsafeBytes(v)
-	for off := 0; off+8 < n; off += 8 {
-		if binary.LittleEndian.Uint64(w[off:]) != binary.LittleEndian.Uint64(b[off:]) {
-			return false
-		}
-	}
-	return binary.LittleEndian.Uint64(w[n-8:]) == binary.LittleEndian.Uint64(b[n-8:])
 }
 
 // remember makes v (at most seenMaxLen bytes) the last value at field

@@ -142,27 +142,28 @@ func TestMatchEventSeenSameMatches(t *testing.T) {
 	t.Logf("%d matches in %d events", len(warm), len(evs))
 }
 
-// equalShort agrees with == on every length up to lastInline, for equal
-// values and for values differing in any one byte.
-func TestEqualShort(t *testing.T) {
-	var b [lastInline]byte
-	for n := 0; n <= lastInline; n++ {
+// same agrees with == on every length a position remembers (in its slot
+// up to lastInline bytes, in the ring beyond), for the equal value and for
+// values differing in any one byte or in length.
+func TestSeenSameLengths(t *testing.T) {
+	c := newSeenValues()
+	for n := 1; n <= seenMaxLen; n++ {
 		v := make([]byte, n)
 		for i := range v {
-			v[i] = byte('a' + i%26)
+			v[i] = byte('a' + (i+n)%26)
 		}
-		copy(b[:], v)
-		for i := n; i < lastInline; i++ {
-			b[i] = 0xff // what follows the value must not matter
+		c.remember(n%seenFields, string(v))
+		if !c.same(n%seenFields, string(v)) {
+			t.Fatalf("length %d: equal value not the same", n)
 		}
-		if !equalShort(&b, string(v)) {
-			t.Fatalf("length %d: equal value not equal", n)
+		if c.same(n%seenFields, string(v[:n-1])) || c.same(n%seenFields, string(v)+"a") {
+			t.Fatalf("length %d: a longer or shorter value the same", n)
 		}
 		for i := 0; i < n; i++ {
 			w := append([]byte(nil), v...)
 			w[i] ^= 0x20
-			if equalShort(&b, string(w)) {
-				t.Fatalf("length %d: value differing at byte %d equal", n, i)
+			if c.same(n%seenFields, string(w)) {
+				t.Fatalf("length %d: value differing at byte %d the same", n, i)
 			}
 		}
 	}

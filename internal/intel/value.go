@@ -186,17 +186,26 @@ func hexType(v string) Type {
 	return t
 }
 
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10
+// unhex returns the value of hex digit c, or 255 if c is not one.
+func unhex(c byte) byte { return hexValue[c] }
+
+// hexValue is unhex by table: a lookup where the comparisons were branches
+// that the digits and letters of a hash kept mispredicting.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		switch c := byte(i); {
+		case c >= '0' && c <= '9':
+			t[i] = c - '0'
+		case c >= 'a' && c <= 'f':
+			t[i] = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			t[i] = c - 'A' + 10
+		default:
+			t[i] = 255
+		}
 	}
-	return 255
-}
+	return t
+}()
 
 // decodeHex decodes s (of exactly 2*len(dst) hex digits) into dst.
 func decodeHex(dst []byte, s string) bool {
@@ -205,7 +214,7 @@ func decodeHex(dst []byte, s string) bool {
 	}
 	for i := range dst {
 		a, b := unhex(s[2*i]), unhex(s[2*i+1])
-		if a > 15 || b > 15 {
+		if a|b > 15 {
 			return false
 		}
 		dst[i] = a<<4 | b
