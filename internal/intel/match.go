@@ -3,10 +3,10 @@ package intel
 import (
 	"encoding/binary"
 	"math/bits"
-	"unsafe"
 	"net/netip"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/vigil-defense/vigil/internal/detect"
 	"github.com/vigil-defense/vigil/internal/event"
