@@ -45,12 +45,12 @@
 // validity at the event's time, and allocates nothing for an event that
 // matches nothing. Values the reader marked as scalars (event.Event.Scalar:
 // JSON numbers and booleans, EVTX numbers, GUIDs, times, SIDs) are passed
-// by, as are ISO 8601 times when no file name is indexed. A Matcher (one
-// per worker: NewMatcher; MatchEvent takes one from a pool) remembers the
-// recent values that found nothing, compared byte for byte (seen.go), and
-// the IPv4 addresses that found nothing, by value: a value the previous
-// event had in the same field, or one seen a moment ago, is not looked up
-// again.
+// by, as are ISO 8601 times unless an indexed file name is one. A Matcher
+// (one per worker: NewMatcher; MatchEvent takes one from a pool) remembers
+// the recent values that found nothing, compared byte for byte: per field
+// position the last value, the short values (up to 16 bytes) in a table
+// of their own, others in a ring (seen.go). A value the previous event had
+// in the same field, or one seen a moment ago, is not looked up again.
 //
 // MISP warninglists (public DNS resolvers, cloud networks, top sites) go
 // into a second index: a match whose value, or whose indicator's value, is on

@@ -51,15 +51,40 @@ type Matcher struct {
 	// indexed), so Match passes times by.
 	times bool
 	seen  seenValues
-	v4    [1 << v4Bits]uint64 // IPv4 addresses that found nothing (| v4Valid)
+	short [1 << shortBits]shortValue // short values that found nothing
 	refs  [16]ref
 	buf   [256]byte
 }
 
-const (
-	v4Bits  = 10      // log2 of the IPv4 addresses a Matcher keeps
-	v4Valid = 1 << 32 // marks a kept address (0.0.0.0 included)
-)
+// shortBits is log2 of the short values a Matcher keeps (shortValue).
+const shortBits = 10
+
+// shortValue is a value of 3 to 16 bytes that found nothing, kept by its
+// bytes as two words (shortWords) and its length (0: none). Short values
+// (addresses, host and user names, codes) recur in other fields and a few
+// events later, where the position's last value does not catch them; a
+// hit costs two loads and a compare instead of classifying the value.
+type shortValue struct{ a, b, n uint64 }
+
+// shortWords returns the bytes of v (3 to 16 of them) as two words: with
+// its length they determine v (the words overlap when v is shorter than
+// 16 bytes).
+func shortWords(v string) (a, b uint64) {
+	w := unsafeBytes(v)
+	switch n := len(v); {
+	case n >= 8:
+		return binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[n-8:])
+	case n >= 4:
+		return uint64(binary.LittleEndian.Uint32(w)) | uint64(binary.LittleEndian.Uint32(w[n-4:]))<<32, 0
+	default:
+		return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[n-1])<<16, 0
+	}
+}
+
+// shortSlot returns where a short value of words a, b and length n is kept.
+func shortSlot(a, b, n uint64) uint64 {
+	return ((a^n)*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f) >> (64 - shortBits)
+}
 
 // NewMatcher returns a Matcher for x. Matchers are not safe for concurrent
 // use: give each goroutine its own.
@@ -188,14 +213,33 @@ func digits(s string) bool {
 // every field), classifies v and looks up what its shape can name. It is a
 // function of its own so that Match's loop over every field stays small.
 func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, value string, m Match)) {
+	if m.times && len(v) >= 19 && v[4] == '-' && isTimestamp(v) {
+		return // a time could only be taken for a file name (…20.8657Z)
+	}
+	if len(v) > 16 {
+		m.classify(ev, i, name, v, fn)
+		return
+	}
+	a, b := shortWords(v)
+	e := &m.short[shortSlot(a, b, uint64(len(v)))]
+	if e.a == a && e.b == b && e.n == uint64(len(v)) {
+		m.seen.remember(i, v)
+		return
+	}
+	if !m.classify(ev, i, name, v, fn) {
+		*e = shortValue{a, b, uint64(len(v))}
+	}
+}
+
+// classify is value's work for a value not kept as found nothing: it
+// classifies v, looks up what its shape can name, calls fn for each match
+// and reports whether there was any.
+func (m *Matcher) classify(ev *event.Event, i int, name, v string, fn func(field, value string, m Match)) bool {
 	x := m.x
 	s := x.set
 	seen := &m.seen
 	buf := m.buf[:]
 	nCVE, nURL, nFile, nDomain := m.nCVE, m.nURL, m.nFile, m.nDomain
-	if m.times && len(v) >= 19 && v[4] == '-' && isTimestamp(v) {
-		return // a time could only be taken for a file name (…20.8657Z)
-	}
 	// A short value's classes tell whether it has a space; a long
 	// one (a message, a command line) is searched for a space first
 	// and classified only when it has none.
@@ -230,7 +274,7 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 		for _, r := range refs {
 			x.emit(ev, r, name, mv, fn)
 		}
-		return
+		return len(refs) > 0
 	}
 	if len(v) > 64 {
 		or = scanClasses(v)
@@ -241,7 +285,7 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 		if len(v) <= seenMaxLen {
 			seen.remember(i, v)
 		}
-		return
+		return false
 	}
 	// known reports v as remembered with nothing found; it is asked
 	// before the costly cases only (the others are cheaper than a hash).
@@ -263,31 +307,19 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 		// Digits and dots: an IPv4 address, or else at most a file
 		// name (a domain's last label is not all digits).
 		if a4, ok := parseIPv4(v); ok {
-			// What an IPv4 address finds depends on the address alone:
-			// addresses that found nothing lately are kept by value.
-			slot := &m.v4[a4*0x9e3779b1>>(32-v4Bits)]
-			if *slot == uint64(a4)|v4Valid {
-				if remember {
-					seen.remember(i, v)
-				}
-				return
-			}
 			refs, mv, isAddr = s.appendV4(refs, a4), v, true
 			if m.hostURLs > 0 {
 				refs = s.appendHostURL(refs, v)
-			}
-			if len(refs) == 0 {
-				*slot = uint64(a4) | v4Valid
 			}
 		} else if nFile == 0 {
 			if remember {
 				seen.remember(i, v)
 			}
-			return
+			return false
 		}
 	} else if or&^(scDigit|scHex|scUpper|scDot|scColon) == 0 && or&(scDot|scColon) != 0 || v[0] == '[' {
 		if known() {
-			return
+			return false
 		}
 		// An address, or an address with a port (Security IpAddress
 		// and ClientIP write 10.0.0.5:49712): the address is reported.
@@ -306,7 +338,7 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 	case isAddr:
 	case t != TypeUnknown:
 		if known() {
-			return
+			return false
 		}
 		if t == TypeMD5 && strings.Contains(strings.ToLower(name), "imphash") {
 			t = TypeImphash
@@ -318,12 +350,12 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 		refs = s.appendHex(refs, t, v)
 	case or&scColon != 0 && or&scSlash != 0 && strings.Contains(v, "://"):
 		if known() {
-			return
+			return false
 		}
 		refs = x.appendURLAndHost(refs, v, buf[:0])
 	case or&scAt != 0 && or&scSpace == 0 && v[0] != '@':
 		if known() {
-			return
+			return false
 		}
 		j := strings.LastIndexByte(v, '@')
 		e := lowerBuf(buf[:0], v)
@@ -338,7 +370,7 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 			base = v[j+1:]
 			if nURL > 0 && j > 0 && v[0] != '/' && v[0] != '\\' && or&scSpace == 0 && !backslashHost(v, or) {
 				if known() {
-					return
+					return false
 				}
 				refs = x.appendURLAndHost(refs, v, buf[:0]) // host/path without a scheme
 			}
@@ -352,7 +384,7 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 			break
 		}
 		if known() {
-			return
+			return false
 		}
 		lb := lowerBuf(buf[:0], base)
 		if n := len(refs); nFile > 0 {
@@ -375,6 +407,7 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 	for _, r := range refs {
 		x.emit(ev, r, name, mv, fn)
 	}
+	return len(refs) > 0
 }
 
 // backslashHost reports whether v (of classes or), read as a URL without a

@@ -35,8 +35,8 @@ type seenValues struct {
 
 const (
 	seenFields  = 64      // field positions with a last value
-	seenEntries = 1024    // direct-mapped by hash
-	seenRing    = 1 << 15 // value bytes; older values are overwritten
+	seenEntries = 256     // direct-mapped by hash
+	seenRing    = 1 << 13 // value bytes; older values are overwritten
 	seenMaxLen  = 160     // longer values are not remembered
 )
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -165,6 +166,32 @@ func TestSeenSameLengths(t *testing.T) {
 			if c.same(n%seenFields, string(w)) {
 				t.Fatalf("length %d: value differing at byte %d the same", n, i)
 			}
+		}
+	}
+}
+
+// shortWords and the length tell every short value apart: values of 3 to
+// 16 bytes that differ in one byte, or only in length (the words of
+// "aaaaaaaa" and "aaaaaaaaa" are equal), never share a key.
+func TestShortWords(t *testing.T) {
+	type key struct{ a, b, n uint64 }
+	seen := map[key]string{}
+	add := func(v string) {
+		a, b := shortWords(v)
+		k := key{a, b, uint64(len(v))}
+		if w, ok := seen[k]; ok && w != v {
+			t.Fatalf("%q and %q share a key", v, w)
+		}
+		seen[k] = v
+	}
+	for n := 3; n <= 16; n++ {
+		add(strings.Repeat("a", n))
+		v := []byte("0123456789abcdef"[:n])
+		add(string(v))
+		for i := 0; i < n; i++ {
+			w := append([]byte(nil), v...)
+			w[i] = '.'
+			add(string(w))
 		}
 	}
 }
