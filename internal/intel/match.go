@@ -119,9 +119,14 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 			}
 			if i < seenFields {
 				// As in the previous event: nothing. (seen.same, by hand:
-				// it is too large to be inlined.)
+				// it is too large to be inlined; v has 3 bytes or more.)
 				if e := &seen.last[i]; e.n == uint64(len(v))+1 {
-					if len(v) <= lastInline {
+					if len(v) <= 16 {
+						a, b := shortWords(v)
+						if ea, eb := e.words(); a == ea && b == eb {
+							continue
+						}
+					} else if len(v) <= lastInline {
 						if v == unsafe.String(&e.b[0], len(v)) {
 							continue
 						}

@@ -1,6 +1,7 @@
 package intel
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"unsafe"
 )
@@ -44,12 +45,19 @@ const (
 const lastInline = 48
 
 // lastValue is the value last remembered at a field position: n is its
-// length plus one (0: none); its bytes are b[:n-1] when it fits, else
-// they end at ring position end.
+// length plus one (0: none). A value of 3 to 16 bytes is held as its
+// shortWords (words 0 and 1 of b: two loads and two compares, no call), a
+// longer one that fits as b[:n-1]; the bytes of others end at ring
+// position end.
 type lastValue struct {
 	n   uint64
 	end uint64
 	b   [lastInline]byte
+}
+
+// words returns the two words a value of 3 to 16 bytes is held as.
+func (e *lastValue) words() (a, b uint64) {
+	return binary.LittleEndian.Uint64(e.b[:8]), binary.LittleEndian.Uint64(e.b[8:16])
 }
 
 // seenEntry is a remembered value: for ents, tag holds the value's hash
@@ -82,13 +90,18 @@ func (c *seenValues) at(end uint64, v string) bool {
 }
 
 // same reports whether v is the value remembered last at field position
-// i (< seenFields). It is small enough to be inlined in Match's loop.
+// i (< seenFields).
 func (c *seenValues) same(i int, v string) bool {
 	e := &c.last[i]
 	if e.n != uint64(len(v))+1 {
 		return false
 	}
-	if len(v) <= lastInline {
+	switch {
+	case len(v) >= 3 && len(v) <= 16:
+		a, b := shortWords(v)
+		ea, eb := e.words()
+		return a == ea && b == eb
+	case len(v) <= lastInline:
 		return v == unsafe.String(&e.b[0], len(v))
 	}
 	return c.at(e.end, v)
@@ -115,11 +128,16 @@ func (c *seenValues) rememberAt(i int, v string, end uint64) {
 	}
 	e := &c.last[i]
 	e.n = uint64(len(v)) + 1
-	if len(v) <= lastInline {
+	switch {
+	case len(v) >= 3 && len(v) <= 16:
+		a, b := shortWords(v)
+		binary.LittleEndian.PutUint64(e.b[:8], a)
+		binary.LittleEndian.PutUint64(e.b[8:16], b)
+	case len(v) <= lastInline:
 		copy(e.b[:], v)
-		return
+	default:
+		e.end = end
 	}
-	e.end = end
 }
 
 // find returns where v (of hash h, at most seenMaxLen bytes) ends in the
