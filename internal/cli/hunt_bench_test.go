@@ -61,7 +61,8 @@ func BenchmarkHunt(b *testing.B) {
 }
 
 // BenchmarkHuntIntel measures what inline intelligence matching adds to a
-// hunt (issue 5: at most 10%): vigil's built-in rules over the shared EVTX
+// hunt (issue 5: at most 10%): vigil's built-in rules (or those of
+// VIGIL_HUNT_RULES) over the shared EVTX
 // and log corpus on one worker, without intel and with the index of the
 // feed folder VIGIL_INTEL_FEED_DIR (a million indicators: see
 // internal/intel's TestLoadMillion). Each iteration runs both hunts, one
@@ -78,7 +79,14 @@ func BenchmarkHuntIntel(b *testing.B) {
 		b.Skip("set VIGIL_INTEL_FEED_DIR to a feed folder (VIGIL_INTEL_BENCH=1 VIGIL_INTEL_FEED_DIR=DIR go test ./internal/intel -run TestLoadMillion writes one)")
 	}
 	idx := benchIntelIndex(b, dir)
-	lr, err := (&ruleOptions{}).load()
+	// VIGIL_HUNT_RULES names a rule folder to hunt with instead of the
+	// built-in rules (SigmaHQ's: a heavier hunt, of which intel is a
+	// smaller part).
+	var ro ruleOptions
+	if p := os.Getenv("VIGIL_HUNT_RULES"); p != "" {
+		ro.paths = multiFlag{p}
+	}
+	lr, err := ro.load()
 	if err != nil {
 		b.Fatal(err)
 	}

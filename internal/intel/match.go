@@ -109,36 +109,47 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 		}
 		for ; todo != 0; todo &= todo - 1 {
 			i := base + bits.TrailingZeros64(todo)
-			name, v := ev.Name(i), ev.Value(i)
+			v := ev.Value(i)
 			if len(v) < 3 || len(v) > 2048 {
-				continue
-			}
-			if name == "Hashes" || name == "Hash" || name == "hashes" {
-				x.matchHashes(ev, name, v, fn)
 				continue
 			}
 			if i < seenFields {
 				// As in the previous event: nothing. (seen.same, by hand:
 				// it is too large to be inlined; v has 3 bytes or more.)
+				// The name matters only for a Hashes field, whose value
+				// can name a hash (ALG=hex) only with minHashPair bytes
+				// or more: the position's last value came from another
+				// field, where it found nothing.
 				if e := &seen.last[i]; e.n == uint64(len(v))+1 {
 					if len(v) <= 16 {
 						a, b := shortWords(v)
 						if ea, eb := e.words(); a == ea && b == eb {
 							continue
 						}
-					} else if len(v) <= lastInline {
-						if v == unsafe.String(&e.b[0], len(v)) {
+					} else if len(v) <= lastInline && v == unsafe.String(&e.b[0], len(v)) || len(v) > lastInline && seen.at(e.end, v) {
+						if len(v) < minHashPair || !isHashes(ev.Name(i)) {
 							continue
 						}
-					} else if seen.at(e.end, v) {
-						continue
 					}
 				}
+			}
+			name := ev.Name(i)
+			if isHashes(name) {
+				x.matchHashes(ev, name, v, fn)
+				continue
 			}
 			m.value(ev, i, name, v, fn)
 		}
 	}
 }
+
+// isHashes reports whether a field of this name holds ALG=hex pairs
+// (Sysmon's Hashes, and the names other logs give it).
+func isHashes(name string) bool { return name == "Hashes" || name == "Hash" || name == "hashes" }
+
+// minHashPair is the length of the shortest ALG=hex pair a Hashes field
+// can match ("MD5=" and 32 hex digits).
+const minHashPair = len("MD5=") + 32
 
 // isTimestamp reports whether v is an ISO 8601 date and time:
 // YYYY-MM-DD, 'T' or ' ', hh:mm:ss, optional fraction, optional zone (Z,

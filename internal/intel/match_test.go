@@ -260,3 +260,32 @@ func TestTimeShapedFileName(t *testing.T) {
 		}
 	}
 }
+
+// A Hashes field is matched even when the previous event had its value at
+// the same position in a field of another name (where ALG=hex names
+// nothing, so the value was remembered as finding nothing).
+func TestHashesAfterSameValue(t *testing.T) {
+	x := matchIndex(t)
+	v := "SHA256=E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+	for _, short := range []bool{false, true} {
+		val := v
+		if short {
+			val = v[:40] // shorter than a pair can be: nothing either way
+		}
+		m := x.NewMatcher()
+		n := 0
+		for _, name := range []string{"Description", "Hashes", "Hashes"} {
+			ev := &event.Event{}
+			ev.AddString("Image", `C:\Windows\notepad.exe`)
+			ev.AddString(name, val)
+			m.Match(ev, func(field, value string, _ Match) {
+				if field == "Hashes" {
+					n++
+				}
+			})
+		}
+		if want := map[bool]int{false: 2, true: 0}[short]; n != want {
+			t.Errorf("value of %d bytes: %d matches in the Hashes fields, want %d", len(val), n, want)
+		}
+	}
+}
