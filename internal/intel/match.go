@@ -273,7 +273,7 @@ func (m *Matcher) classify(ev *event.Event, i int, name, v string, fn func(field
 		// Messages, command lines: with a space, a value can only
 		// hold a URL or end in a path whose file name is indexed
 		// (the general case below, without scanning every byte).
-		if (len(v) > 64 || or&(scColon|scSlash) == scColon|scSlash) && strings.Contains(v, "://") {
+		if (len(v) > 64 || or&(scColon|scSlash) == scColon|scSlash) && hasScheme(v) {
 			refs = x.appendURLAndHost(refs, v, buf[:0])
 		} else if nFile > 0 {
 			base := v[lastSlash(v)+1:]
@@ -364,7 +364,7 @@ func (m *Matcher) classify(ev *event.Event, i int, name, v string, fn func(field
 			refs = s.appendHex(refs, TypeImphash, v)
 		}
 		refs = s.appendHex(refs, t, v)
-	case or&scColon != 0 && or&scSlash != 0 && strings.Contains(v, "://"):
+	case or&scColon != 0 && or&scSlash != 0 && hasScheme(v):
 		if known() {
 			return false
 		}
@@ -424,6 +424,23 @@ func (m *Matcher) classify(ev *event.Event, i int, name, v string, fn func(field
 		x.emit(ev, r, name, mv, fn)
 	}
 	return len(refs) > 0
+}
+
+// hasScheme reports whether v contains "://". It looks for the slashes:
+// the text of a long value (a Windows event's message, a command line)
+// has many colons and few slashes, and strings.Contains restarts at every
+// colon.
+func hasScheme(v string) bool {
+	for {
+		j := strings.IndexByte(v, '/')
+		if j < 0 || j+1 >= len(v) {
+			return false
+		}
+		if j > 0 && v[j-1] == ':' && v[j+1] == '/' {
+			return true
+		}
+		v = v[j+1:]
+	}
 }
 
 // backslashHost reports whether v (of classes or), read as a URL without a

@@ -289,3 +289,30 @@ func TestHashesAfterSameValue(t *testing.T) {
 		}
 	}
 }
+
+// hasScheme agrees with strings.Contains(v, "://") on every value of the
+// corpus's events and on edge cases.
+func TestHasScheme(t *testing.T) {
+	for _, v := range []string{"", "/", "//", ":/", "://", "a://", "://b", ":/ /", "a:/x//", "a:///", "x/y://z", "/:/"} {
+		if got, want := hasScheme(v), strings.Contains(v, "://"); got != want {
+			t.Errorf("%q: hasScheme %v, want %v", v, got, want)
+		}
+	}
+	evs, err := corpusEventsOnce()
+	if err != nil {
+		t.Skipf("corpus absent (%v): the logs live in ../shared/corpus next to the repository", err)
+	}
+	n := 0
+	for _, ev := range evs {
+		for i := 0; i < ev.Len(); i++ {
+			v := ev.Value(i)
+			if got, want := hasScheme(v), strings.Contains(v, "://"); got != want {
+				t.Fatalf("%q: hasScheme %v, want %v", v, got, want)
+			}
+			if strings.Contains(v, "://") {
+				n++
+			}
+		}
+	}
+	t.Logf("%d values with a scheme", n)
+}
