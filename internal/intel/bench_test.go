@@ -245,32 +245,10 @@ func TestLoadMillion(t *testing.T) {
 	}
 }
 
-// allCorpusEvents returns every event of the shared EVTX and log corpus in
-// the order one hunt worker sees them (file by file, as read), so that a
-// Matcher's memory of values works as it does in a hunt.
-var allCorpusEventsOnce = sync.OnceValues(func() ([]*event.Event, error) {
-	root := filepath.Join("..", "..", "..", "shared", "corpus")
-	if r := os.Getenv("VIGIL_CORPUS"); r != "" {
-		root = r
-	}
-	paths, err := source.Expand([]string{filepath.Join(root, "evtx"), filepath.Join(root, "logs")})
-	if err != nil {
-		return nil, err
-	}
-	var evs []*event.Event
-	err = source.Scan(context.Background(), paths, 1, func(u *source.Unit) []*event.Event {
-		var out []*event.Event
-		u.Events(&event.Event{}, func(ev *event.Event) { out = append(out, ev.Clone()) }, func(error) {})
-		return out
-	}, func(out []*event.Event) error {
-		evs = append(evs, out...)
-		return nil
-	})
-	if err == nil && len(evs) == 0 {
-		err = fmt.Errorf("no events under %s", root)
-	}
-	return evs, err
-})
+// allCorpusEventsOnce returns every event of the shared EVTX and log
+// corpus in the order one hunt worker sees them, so that a Matcher's
+// memory of values works as it does in a hunt.
+var allCorpusEventsOnce = sync.OnceValues(func() ([]*event.Event, error) { return readCorpusEvents(1) })
 
 // BenchmarkMatcherCorpus is a hunt worker's intel matching alone: one
 // Matcher over every event of the corpus in order, against the million
@@ -294,9 +272,14 @@ func BenchmarkMatcherCorpus(b *testing.B) {
 	b.ReportMetric(float64(len(evs)), "events")
 }
 
-// corpusEvents returns every 8th event of the shared EVTX and log corpus
-// (about 20,000 events of every kind hunt reads).
-var corpusEventsOnce = sync.OnceValues(func() ([]*event.Event, error) {
+// corpusEventsOnce returns every 8th event of the shared EVTX and log
+// corpus (about 20,000 events of every kind hunt reads).
+var corpusEventsOnce = sync.OnceValues(func() ([]*event.Event, error) { return readCorpusEvents(8) })
+
+// readCorpusEvents returns every nth event of the shared EVTX and log corpus
+// (VIGIL_CORPUS names it if it is not ../shared/corpus), files in the order
+// one hunt worker reads them.
+func readCorpusEvents(every int) ([]*event.Event, error) {
 	root := filepath.Join("..", "..", "..", "shared", "corpus")
 	if r := os.Getenv("VIGIL_CORPUS"); r != "" {
 		root = r
@@ -310,7 +293,7 @@ var corpusEventsOnce = sync.OnceValues(func() ([]*event.Event, error) {
 	err = source.Scan(context.Background(), paths, 1, func(u *source.Unit) []*event.Event {
 		var out []*event.Event
 		u.Events(&event.Event{}, func(ev *event.Event) {
-			if n++; n%8 == 0 {
+			if n++; n%every == 0 {
 				out = append(out, ev.Clone())
 			}
 		}, func(error) {})
@@ -323,7 +306,7 @@ var corpusEventsOnce = sync.OnceValues(func() ([]*event.Event, error) {
 		err = fmt.Errorf("no events under %s", root)
 	}
 	return evs, err
-})
+}
 
 // cpuTime is the process's user and system CPU time: under the shared
 // machine's load it moves less than the wall clock.
