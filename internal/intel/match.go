@@ -41,7 +41,9 @@ func (x *Index) MatchEvent(ev *event.Event, fn func(field, value string, m Match
 }
 
 // Matcher matches events against an Index for one goroutine at a time: it
-// holds the values that found nothing lately (seen.go) and scratch space.
+// holds the values that found nothing lately (per field position and in a
+// ring: seen.go; short ones also by their bytes: shortValue) and scratch
+// space.
 type Matcher struct {
 	x *Index
 	// The sizes of the index's tables (which cases can find anything),
@@ -114,8 +116,9 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 				continue
 			}
 			if i < seenFields {
-				// As in the previous event: nothing. (seen.same, by hand:
-				// it is too large to be inlined; v has 3 bytes or more.)
+				// As in the previous event: nothing. (seenValues.same,
+				// written out: it is too large to be inlined; v has 3
+				// bytes or more.)
 				// The name matters only for a Hashes field, whose value
 				// can name a hash (ALG=hex) only with minHashPair bytes
 				// or more: the position's last value came from another

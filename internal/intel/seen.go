@@ -90,7 +90,8 @@ func (c *seenValues) at(end uint64, v string) bool {
 }
 
 // same reports whether v is the value remembered last at field position
-// i (< seenFields).
+// i (< seenFields). Matcher.Match does the same test written out in its
+// loop (this function is too large to be inlined there).
 func (c *seenValues) same(i int, v string) bool {
 	e := &c.last[i]
 	if e.n != uint64(len(v))+1 {
