@@ -54,6 +54,11 @@ type Warninglist struct {
 	Type    string
 	Entries []string
 	Path    string
+	// Attributes are the MISP attribute types the list applies to
+	// (matching_attributes: ip-src, domain, url, email-src, sha256…): a
+	// value is checked against the list only if its type is one of them
+	// (see attributeTypes). None: the list applies to every value.
+	Attributes []string
 }
 
 // AddWarninglist adds a warninglist. Entries that do not fit the list's
@@ -128,6 +133,7 @@ func buildWarn(ws []Warninglist) (*warnIndex, []error) {
 	for _, wl := range ws {
 		l := uint16(len(w.names))
 		w.names = append(w.names, wl.Name)
+		w.types = append(w.types, attributeTypes(wl.Attributes))
 		for _, e := range wl.Entries {
 			e = strings.TrimSpace(e)
 			if e == "" {
@@ -158,7 +164,7 @@ func buildWarn(ws []Warninglist) (*warnIndex, []error) {
 				}
 				w.exact[k] = appendList(w.exact[k], l)
 			case "substring":
-				w.substr = append(w.substr, warnEntry{strings.ToLower(e), l})
+				w.substr.add(strings.ToLower(e), l)
 			case "regex":
 				re, err := compileMISPRegexp(e)
 				if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -91,6 +92,9 @@ type extracted struct {
 	excluded map[string]int
 	// warn holds warninglist entries (type, value) to test.
 	warn [][3]string // type, value, file
+	// attrs holds each warninglist file's matching_attributes, joined by
+	// spaces.
+	attrs map[string]string
 }
 
 func (e *extracted) exclude(reason string) {
@@ -197,6 +201,14 @@ func extractJSON(e *extracted, doc any) {
 			}
 		case d["list"] != nil && d["type"] != nil:
 			typ, _ := d["type"].(string)
+			if as, ok := d["matching_attributes"].([]any); ok {
+				var b strings.Builder
+				for _, a := range as {
+					s, _ := a.(string)
+					b.WriteString(" " + s)
+				}
+				e.attrs = map[string]string{e.file: b.String()}
+			}
 			for _, v := range d["list"].([]any) {
 				if s, ok := v.(string); ok {
 					e.warn = append(e.warn, [3]string{typ, s, e.file})
@@ -392,6 +404,7 @@ func TestCorpusLookupEveryIndicator(t *testing.T) {
 	excluded := map[string]int{}
 	notFound := map[string][]string{}
 	var warn [][3]string
+	attrs := map[string]string{}
 	for _, p := range files {
 		if walkSkips(filepath.Base(p)) {
 			continue
@@ -401,6 +414,7 @@ func TestCorpusLookupEveryIndicator(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := extractFile(p, data)
+		maps.Copy(attrs, e.attrs)
 		for k, v := range e.excluded {
 			excluded[k] += v
 		}
@@ -484,7 +498,8 @@ func TestCorpusLookupEveryIndicator(t *testing.T) {
 		if typ == "hostname" {
 			v = "www." + strings.TrimPrefix(v, ".") // a sub-domain
 		}
-		if t0, _ := Detect(v); t0 == TypeUnknown {
+		t0, _ := Detect(v)
+		if t0 == TypeUnknown || !listAppliesTo(attrs[key], t0) {
 			continue
 		}
 		tested++
@@ -498,4 +513,38 @@ func TestCorpusLookupEveryIndicator(t *testing.T) {
 	if tested < 1000 || flagged != tested {
 		t.Errorf("warninglists: %d of %d flagged", flagged, tested)
 	}
+}
+
+// listAppliesTo reports whether a warninglist whose matching_attributes
+// are attrs (space-separated; "" when it names none) applies to a value of
+// type t, as MISP reads those attribute type names: an address is checked
+// against lists for ip-src, ip-dst (with or without port) and domain|ip,
+// a hash against lists naming its algorithm, and so on.
+func listAppliesTo(attrs string, t Type) bool {
+	if attrs == "" {
+		return true
+	}
+	for _, a := range strings.Fields(attrs) {
+		var ok bool
+		switch t {
+		case TypeIPv4, TypeIPv6, TypeCIDR:
+			ok = strings.HasPrefix(a, "ip-") || a == "domain|ip"
+		case TypeDomain:
+			ok = strings.HasPrefix(a, "domain") || strings.HasPrefix(a, "hostname")
+		case TypeURL:
+			ok = a == "url" || a == "uri" || a == "link"
+		case TypeEmail:
+			ok = strings.Contains(a, "email")
+		case TypeMD5, TypeSHA1, TypeSHA256, TypeSHA512, TypeImphash:
+			ok = strings.HasSuffix(a, strings.ToLower(t.String()))
+		case TypeFileName:
+			ok = strings.HasPrefix(a, "filename")
+		case TypeCVE:
+			ok = a == "vulnerability"
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }

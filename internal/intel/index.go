@@ -657,16 +657,12 @@ func (x *Index) warninglistsFor(t Type, v string, ind *Indicator) []string {
 // expressions.
 type warnIndex struct {
 	names   []string
+	types   []typeSet // per list: the types of value it applies to
 	set     *set
 	lists   []uint16 // set's "indicator" number -> list
 	exact   map[string][]uint16
-	substr  []warnEntry
+	substr  substrIndex
 	regexps []warnRegexp
-}
-
-type warnEntry struct {
-	s    string
-	list uint16
 }
 
 type warnRegexp struct {
@@ -674,10 +670,12 @@ type warnRegexp struct {
 	list uint16
 }
 
-// names4 appends to names the warninglists value v of type t is on.
+// names4 appends to names the warninglists value v of type t is on,
+// among those that apply to values of type t (Warninglist.Attributes).
 func (w *warnIndex) names4(t Type, v string, names []string) []string {
+	of := t
 	add := func(l uint16) {
-		if !slices.Contains(names, w.names[l]) {
+		if w.types[l].has(of) && !slices.Contains(names, w.names[l]) {
 			names = append(names, w.names[l])
 		}
 	}
@@ -690,27 +688,29 @@ func (w *warnIndex) names4(t Type, v string, names []string) []string {
 			if i := strings.IndexAny(host, ":/"); i >= 0 && !strings.HasPrefix(host, "[") {
 				host = host[:i]
 			}
+			// the host is checked against the lists that apply to
+			// its own type
 			var refs []ref
 			if a, err := netip.ParseAddr(host); err == nil {
-				refs = w.set.appendAddr(refs, a)
+				refs, of = w.set.appendAddr(refs, a), TypeIPv4
 			} else {
-				refs = w.set.appendDomain(refs, host)
+				refs, of = w.set.appendDomain(refs, host), TypeDomain
 			}
 			for _, r := range refs {
 				w.set.each(r, func(i uint32) { add(w.lists[i]) })
 			}
+			of = t
 		}
 	}
 	for _, l := range w.exact[strings.ToLower(v)] {
 		add(l)
 	}
-	for _, e := range w.substr {
-		if strings.Contains(v, e.s) {
-			add(e.list)
-		}
+	if w.substr.n > 0 {
+		var buf [256]byte
+		w.substr.each(lowerBuf(buf[:0], v), add) // entries are lower case
 	}
 	for _, r := range w.regexps {
-		if r.re.MatchString(v) {
+		if w.types[r.list].has(t) && r.re.MatchString(v) {
 			add(r.list)
 		}
 	}

@@ -77,12 +77,13 @@ func (l *loader) loadWarninglist(data []byte) {
 		Description string   `json:"description"`
 		Type        string   `json:"type"`
 		List        []string `json:"list"`
+		Attributes  []string `json:"matching_attributes"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		l.jsonError(data, err)
 		return
 	}
-	w := Warninglist{Name: doc.Name, Description: doc.Description, Type: doc.Type, Entries: doc.List, Path: l.path}
+	w := Warninglist{Name: doc.Name, Description: doc.Description, Type: doc.Type, Entries: doc.List, Path: l.path, Attributes: doc.Attributes}
 	for _, err := range l.b.AddWarninglist(w) {
 		l.fail(0, "", err)
 	}
