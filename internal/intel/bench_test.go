@@ -252,10 +252,20 @@ var allCorpusEventsOnce = sync.OnceValues(func() ([]*event.Event, error) { retur
 
 // BenchmarkMatcherCorpus is a hunt worker's intel matching alone: one
 // Matcher over every event of the corpus in order, against the million
-// indicators. cpu-ns/op is CPU time per event (the per-event cost that
-// BenchmarkHuntIntel in internal/cli sees inside a whole hunt).
+// indicators, or the feeds of the folder VIGIL_INTEL_FEED_DIR names (the
+// shared corpus's intel folder: real feeds and warninglists). cpu-ns/op is
+// CPU time per event (the per-event cost that BenchmarkHuntIntel in
+// internal/cli sees inside a whole hunt).
 func BenchmarkMatcherCorpus(b *testing.B) {
-	x, _ := millionIndex(b)
+	var x *Index
+	if dir := os.Getenv("VIGIL_INTEL_FEED_DIR"); dir != "" {
+		var errs []error
+		if x, errs = LoadPaths([]string{dir}); x.Len() == 0 {
+			b.Fatalf("%s: no indicators (%d errors)", dir, len(errs))
+		}
+	} else {
+		x, _ = millionIndex(b)
+	}
 	benchCorpusMatch(b, allCorpusEventsOnce, x.NewMatcher().Match)
 }
 

@@ -59,6 +59,9 @@ type set struct {
 	// timeFiles counts the file names indexed that are ISO 8601 times
 	// (isTimestamp, in any case): without them, times are not looked up.
 	timeFiles int
+	// maxFile is the length of the longest file name indexed: a longer
+	// last path element is not looked up.
+	maxFile int
 }
 
 // strMap returns the table of string keys of a kind.
@@ -267,6 +270,7 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 		if len(v) >= 19 && len(v) <= 35 && v[4] == '-' && isTimestamp(strings.ToUpper(v)) {
 			s.timeFiles++ // may count a duplicate: only zero matters
 		}
+		s.maxFile = max(s.maxFile, len(v))
 		return s.addStr(fkFile, v, i, dup)
 	case TypeCVE:
 		return s.addStr(fkCVE, v, i, dup)

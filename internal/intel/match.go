@@ -49,6 +49,9 @@ type Matcher struct {
 	// The sizes of the index's tables (which cases can find anything),
 	// read once: the index does not change.
 	nCVE, nURL, nFile, nDomain, hostURLs int
+	// maxFile is the longest file name indexed (set.maxFile), at most
+	// len(buf): a path's last element is looked up only if no longer.
+	maxFile int
 	// times: an ISO 8601 time can find nothing (no such file name is
 	// indexed), so Match passes times by.
 	times bool
@@ -93,6 +96,7 @@ func shortSlot(a, b, n uint64) uint64 {
 func (x *Index) NewMatcher() *Matcher {
 	s := x.set
 	m := &Matcher{x: x, nCVE: s.cves.n, nURL: s.urls.n, nFile: s.files.n, nDomain: s.domains.n, hostURLs: s.hostURLs, times: s.timeFiles == 0}
+	m.maxFile = min(s.maxFile, len(m.buf))
 	m.seen.init()
 	return m
 }
@@ -279,8 +283,9 @@ func (m *Matcher) classify(ev *event.Event, i int, name, v string, fn func(field
 		if (len(v) > 64 || or&(scColon|scSlash) == scColon|scSlash) && hasScheme(v) {
 			refs = x.appendURLAndHost(refs, v, buf[:0])
 		} else if nFile > 0 {
-			base := v[lastSlash(v)+1:]
-			if len(base) >= 3 && len(base) <= len(buf) && strings.IndexByte(base, '.') >= 0 {
+			// The last path element, if it is short enough to be
+			// indexed: looked for only among the last maxFile+1 bytes.
+			if base, ok := lastElement(v, m.maxFile); ok && len(base) >= 3 && strings.IndexByte(base, '.') >= 0 {
 				n := len(refs)
 				if refs = s.appendStr(refs, fkFile, lowerBuf(buf[:0], base)); len(refs) > n {
 					mv = base
@@ -521,6 +526,19 @@ func scanClasses(v string) uint16 {
 		a |= scanClass[v[i]]
 	}
 	return a | b | c | d
+}
+
+// lastElement returns the part of v after its last '/' or '\\' (all of v
+// if it has none) when that part is at most limit bytes long; ok is false
+// when it is longer. Only the last limit+1 bytes of v are read: a long
+// message or command line is not scanned to its start for a slash.
+func lastElement(v string, limit int) (base string, ok bool) {
+	from := max(0, len(v)-limit-1)
+	j := lastSlash(v[from:])
+	if j < 0 {
+		return v, from == 0 && len(v) <= limit
+	}
+	return v[from+j+1:], true
 }
 
 // lastSlash returns the index of the last '/' or '\\' in v, or -1.

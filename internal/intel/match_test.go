@@ -316,3 +316,18 @@ func TestHasScheme(t *testing.T) {
 	}
 	t.Logf("%d values with a scheme", n)
 }
+
+// TestLastElement checks lastElement against the last element found by
+// scanning the whole value, for limits around each element's length.
+func TestLastElement(t *testing.T) {
+	for _, v := range []string{"", "a", "evil.exe", `C:\Windows\System32\svchost.exe`, "/usr/bin/", "dir/x",
+		`"C:\Program Files\App\app.exe" --config C:\ProgramData\App\conf.ini now`, strings.Repeat("x", 300) + `\y.dll`} {
+		want := v[lastSlash(v)+1:]
+		for limit := 0; limit <= len(v)+2; limit++ {
+			base, ok := lastElement(v, limit)
+			if wantOK := len(want) <= limit; ok != wantOK || ok && base != want {
+				t.Errorf("lastElement(%q, %d) = %q, %v; want %q, %v", v, limit, base, ok, want, wantOK)
+			}
+		}
+	}
+}

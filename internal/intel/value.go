@@ -144,7 +144,7 @@ func refang(v string) string {
 }
 
 func isCVE(v string) bool {
-	if len(v) < 13 || !strings.EqualFold(v[:4], "cve-") {
+	if len(v) < 13 || v[3] != '-' || v[0]|0x20 != 'c' || !strings.EqualFold(v[:3], "cve") {
 		return false
 	}
 	for i := 4; i < 8; i++ {
