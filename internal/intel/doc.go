@@ -55,7 +55,13 @@
 // MISP warninglists (public DNS resolvers, cloud networks, top sites) go
 // into a second index: a match whose value, or whose indicator's value, is on
 // a warninglist carries the lists' names, is "probably benign", and its
-// detection is informational.
+// detection is informational. A list applies to the types of value its
+// matching_attributes name (ip-src, domain, email-src, sha256…; see
+// mispAttributeTypes): the list of disposable e-mail domains flags e-mail
+// addresses and (through domain|ip) domains and addresses; a list of phone
+// numbers flags nothing vigil matches. Substring lists (thousands of entries) are searched by the first
+// four bytes of each entry at each position of the value (substrIndex),
+// not entry by entry.
 //
 // # Loading
 //
