@@ -91,13 +91,13 @@ func (b *Builder) Errors() []error { return b.errs }
 func (b *Builder) Build() (*Index, []error) {
 	x := &Index{set: newSet()}
 	src := &b.st
-	x.set.filt = newFilter(len(src.recs))
-	// Size the tables for the indicators of each type (duplicates are few),
-	// so that they are not copied as they grow.
+	// Size the tables and filters for the indicators of each type
+	// (duplicates are few), so that tables are not copied as they grow.
 	var count [numTypes]int
 	for i := range src.recs {
 		count[src.recs[i].typ]++
 	}
+	x.set.filt = newFilter(filterKeys(count))
 	x.set.reserve(count)
 	st := store{recs: make([]rec, 0, len(src.recs)), metas: slices.Clip(src.metas), bytes: arena{chunks: slices.Clone(src.bytes.chunks)}}
 	for _, r := range src.recs {
@@ -125,6 +125,25 @@ func (b *Builder) Build() (*Index, []error) {
 		x.warn, errs = buildWarn(b.warns)
 	}
 	return x, errs
+}
+
+// filterKeys returns how many keys of each filter kind indicators of these
+// counts per type make.
+func filterKeys(count [numTypes]int) (k [numKinds]int) {
+	k[fkV4] = count[TypeIPv4]
+	k[fkV6] = count[TypeIPv6]
+	k[fkCIDR4] = count[TypeCIDR]
+	k[fkDomain] = count[TypeDomain]
+	k[fkURL] = count[TypeURL]
+	k[fkEmail] = count[TypeEmail]
+	k[fkFile] = count[TypeFileName]
+	k[fkCVE] = count[TypeCVE]
+	k[fkMD5] = count[TypeMD5]
+	k[fkImphash] = count[TypeImphash]
+	k[fkSHA1] = count[TypeSHA1]
+	k[fkSHA256] = count[TypeSHA256]
+	k[fkSHA512] = count[TypeSHA512]
+	return k
 }
 
 func buildWarn(ws []Warninglist) (*warnIndex, []error) {

@@ -88,7 +88,7 @@ func parseIPv4(s string) (uint32, bool) {
 
 // appendV4 finds IPv4 address x and the networks that contain it.
 func (s *set) appendV4(dst []ref, x uint32) []ref {
-	if s.filt == nil || s.filt.has(s.filt.hashV4(x)) {
+	if s.filt == nil || s.filt.has(fkV4, s.filt.hashV4(x)) {
 		if r, ok := s.v4.get(&x); ok {
 			dst = append(dst, r)
 		}
@@ -102,7 +102,7 @@ func (s *set) appendV4(dst []ref, x uint32) []ref {
 			mask = ^uint32(0) << (32 - bits)
 		}
 		k := uint64(bits)<<32 | uint64(x&mask)
-		if s.filt != nil && !s.filt.has(s.filt.hashCIDR4(k)) {
+		if s.filt != nil && !s.filt.has(fkCIDR4, s.filt.hashCIDR4(k)) {
 			continue
 		}
 		if r, ok := s.cidr4[k]; ok {

@@ -13,9 +13,14 @@ import (
 // one cache line that is more likely in cache and answers "not there" for
 // all but about 1 in 1,000 such probes. It never answers "not there" for a
 // key that is there, so lookups find exactly what the maps hold.
+//
+// Each kind of key has a filter of its own, sized for its keys: a feed's
+// few hundred file names take a kilobyte that stays in the L1 cache, and
+// the probe of every path's last element then costs no miss, however many
+// addresses the feed also holds.
 type filter struct {
-	blocks [][8]uint64 // 512 bits, one cache line each
-	seed   maphash.Seed
+	kinds [numKinds][][8]uint64 // per key kind, 512-bit blocks, one cache line each
+	seed  maphash.Seed
 }
 
 // Key kinds, mixed into the hash so the same bytes in two maps differ.
@@ -33,19 +38,26 @@ const (
 	fkSHA256
 	fkSHA512
 	fkCIDR4
+	numKinds
 )
 
 const filterBitsPerKey = 16
 
-func newFilter(keys int) *filter {
-	n := max(1, (keys*filterBitsPerKey+511)/512)
-	return &filter{blocks: make([][8]uint64, n), seed: maphash.MakeSeed()}
+// newFilter returns a filter for keys[k] keys of each kind k (a kind with
+// more is only less selective).
+func newFilter(keys [numKinds]int) *filter {
+	f := &filter{seed: maphash.MakeSeed()}
+	for k, n := range keys {
+		f.kinds[k] = make([][8]uint64, max(1, (n*filterBitsPerKey+511)/512))
+	}
+	return f
 }
 
 // The positions: the block from the high half of h, six bits of the block
 // from a second mix of h.
-func (f *filter) add(h uint64) {
-	b := &f.blocks[(h>>32)*uint64(len(f.blocks))>>32]
+func (f *filter) add(kind, h uint64) {
+	blocks := f.kinds[kind]
+	b := &blocks[(h>>32)*uint64(len(blocks))>>32]
 	g := h * 0x9e3779b97f4a7c15
 	for i := 0; i < 6; i++ {
 		p := g >> (64 - 9)
@@ -54,8 +66,9 @@ func (f *filter) add(h uint64) {
 	}
 }
 
-func (f *filter) has(h uint64) bool {
-	b := &f.blocks[(h>>32)*uint64(len(f.blocks))>>32]
+func (f *filter) has(kind, h uint64) bool {
+	blocks := f.kinds[kind]
+	b := &blocks[(h>>32)*uint64(len(blocks))>>32]
 	g := h * 0x9e3779b97f4a7c15
 	for i := 0; i < 6; i++ {
 		p := g >> (64 - 9)

@@ -82,7 +82,7 @@ func (s *set) strMap(kind uint64) *strTable {
 // appendStr finds string key k of a kind (fkDomain, fkURL, fkEmail,
 // fkFile, fkCVE).
 func (s *set) appendStr(dst []ref, kind uint64, k string) []ref {
-	if s.filt != nil && !s.filt.has(s.filt.hashString(kind, k)) {
+	if s.filt != nil && !s.filt.has(kind, s.filt.hashString(kind, k)) {
 		return dst
 	}
 	if r, ok := s.strMap(kind).get(k); ok {
@@ -92,19 +92,19 @@ func (s *set) appendStr(dst []ref, kind uint64, k string) []ref {
 }
 
 func (s *set) mayBytes(kind uint64, b []byte) bool {
-	return s.filt == nil || s.filt.has(s.filt.hashBytes(kind, b))
+	return s.filt == nil || s.filt.has(kind, s.filt.hashBytes(kind, b))
 }
 
 func (s *set) addStr(kind uint64, k string, i uint32, dup func(uint32) bool) bool {
 	if s.filt != nil {
-		s.filt.add(s.filt.hashString(kind, k))
+		s.filt.add(kind, s.filt.hashString(kind, k))
 	}
 	return s.strMap(kind).put(k, s.merger(i, dup))
 }
 
 func (s *set) addBytes(kind uint64, b []byte) {
 	if s.filt != nil {
-		s.filt.add(s.filt.hashBytes(kind, b))
+		s.filt.add(kind, s.filt.hashBytes(kind, b))
 	}
 }
 
@@ -195,7 +195,7 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 		if a.Is4() {
 			x := be32(a.As4())
 			if s.filt != nil {
-				s.filt.add(s.filt.hashV4(x))
+				s.filt.add(fkV4, s.filt.hashV4(x))
 			}
 			return s.v4.put(&x, s.merger(i, dup))
 		}
@@ -238,7 +238,7 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 			}
 			k := uint64(bits)<<32 | uint64(x)
 			if s.filt != nil {
-				s.filt.add(s.filt.hashCIDR4(k))
+				s.filt.add(fkCIDR4, s.filt.hashCIDR4(k))
 			}
 			return addRef(s, s.cidr4, k, i, dup)
 		}
