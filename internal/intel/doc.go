@@ -24,10 +24,11 @@
 // a.b.evil.com), URLs by a scheme-less normal form (host and scheme lower
 // case, default port and fragment dropped: http://x/a, https://x/a and x/a
 // are one indicator; paths and queries stay case-sensitive). A blocked
-// Bloom filter of all those keys (2 bytes a key) sits in front of the tables:
-// a probe for a value that is not indexed — every parent domain of a value,
-// most fields of an event — costs one cache line instead of a miss into
-// tables of tens of MiB.
+// Bloom filter of those keys (2 bytes a key; one per kind of key, so that a
+// few hundred file names take a kilobyte beside a million addresses) sits
+// in front of the tables: a probe for a value that is not indexed — every
+// parent domain of a value, most fields of an event — costs one cache line
+// instead of a miss into tables of tens of MiB.
 //
 // Indicators are stored compactly (store.go): per indicator a record
 // without pointers (type, value and id in a byte arena, the number of a
