@@ -183,7 +183,7 @@ func buildWarn(ws []Warninglist) (*warnIndex, []error) {
 				}
 				w.exact[k] = appendList(w.exact[k], l)
 			case "substring":
-				w.substr.add(strings.ToLower(e), l)
+				w.substr.add(string(appendLower(nil, e)), l)
 			case "regex":
 				re, err := compileMISPRegexp(e)
 				if err != nil {

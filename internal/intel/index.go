@@ -710,8 +710,9 @@ func (w *warnIndex) names4(t Type, v string, names []string) []string {
 		add(l)
 	}
 	if w.substr.n > 0 {
+		// Entries and value compared in lower case (ASCII).
 		var buf [256]byte
-		w.substr.each(lowerBuf(buf[:0], v), add) // entries are lower case
+		w.substr.each(unsafeString(appendLower(buf[:0], v)), add)
 	}
 	for _, r := range w.regexps {
 		if w.types[r.list].has(t) && r.re.MatchString(v) {

@@ -139,3 +139,31 @@ func TestAttributeTypes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWarninglistSubstr checks a substring warninglist against comparing
+// each entry: a value is on the list exactly when, in lower case (ASCII),
+// it contains one of the list's entries (trimmed, not empty).
+func FuzzWarninglistSubstr(f *testing.F) {
+	f.Add("0-mail.com\nmailinator\n.ru", "Someone@0-MAIL.com")
+	f.Add("ab\na\nabcd\nbcde", "xxABCDExx")
+	f.Add(" sinkhole \n\n", "SINKHOLE.evil.net")
+	f.Add("é\nÉVIL", "ÉVIL.example")
+	f.Fuzz(func(t *testing.T, entries, value string) {
+		b := NewBuilder()
+		if errs := b.AddWarninglist(Warninglist{Name: "sub", Type: "substring", Entries: strings.Split(entries, "\n")}); errs != nil {
+			t.Fatal(errs)
+		}
+		x, _ := b.Build()
+		lower := string(appendLower(nil, value))
+		want := false
+		for _, e := range strings.Split(entries, "\n") {
+			if e = strings.TrimSpace(e); e != "" && strings.Contains(lower, string(appendLower(nil, e))) {
+				want = true
+			}
+		}
+		got := slices.Contains(x.warn.names4(TypeDomain, value, nil), "sub")
+		if got != want {
+			t.Fatalf("names4(%q) on list %q: %v, want %v", value, entries, got, want)
+		}
+	})
+}
