@@ -130,19 +130,9 @@ func (b *Builder) Build() (*Index, []error) {
 // filterKeys returns how many keys of each filter kind indicators of these
 // counts per type make.
 func filterKeys(count [numTypes]int) (k [numKinds]int) {
-	k[fkV4] = count[TypeIPv4]
-	k[fkV6] = count[TypeIPv6]
-	k[fkCIDR4] = count[TypeCIDR]
-	k[fkDomain] = count[TypeDomain]
-	k[fkURL] = count[TypeURL]
-	k[fkEmail] = count[TypeEmail]
-	k[fkFile] = count[TypeFileName]
-	k[fkCVE] = count[TypeCVE]
-	k[fkMD5] = count[TypeMD5]
-	k[fkImphash] = count[TypeImphash]
-	k[fkSHA1] = count[TypeSHA1]
-	k[fkSHA256] = count[TypeSHA256]
-	k[fkSHA512] = count[TypeSHA512]
+	for t, n := range count {
+		k[typeKind[t]] += n
+	}
 	return k
 }
 

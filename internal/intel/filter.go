@@ -41,6 +41,14 @@ const (
 	numKinds
 )
 
+// typeKind is the kind of the key an indicator of each type is indexed by
+// (0 for none).
+var typeKind = [numTypes]uint64{
+	TypeIPv4: fkV4, TypeIPv6: fkV6, TypeCIDR: fkCIDR4, TypeDomain: fkDomain, TypeURL: fkURL,
+	TypeEmail: fkEmail, TypeFileName: fkFile, TypeCVE: fkCVE, TypeMD5: fkMD5, TypeImphash: fkImphash,
+	TypeSHA1: fkSHA1, TypeSHA256: fkSHA256, TypeSHA512: fkSHA512,
+}
+
 const filterBitsPerKey = 16
 
 // newFilter returns a filter for keys[k] keys of each kind k (a kind with

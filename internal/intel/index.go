@@ -677,13 +677,14 @@ type warnRegexp struct {
 // names4 appends to names the warninglists value v of type t is on,
 // among those that apply to values of type t (Warninglist.Attributes).
 func (w *warnIndex) names4(t Type, v string, names []string) []string {
-	of := t
-	add := func(l uint16) {
+	// add adds list l if it applies to values of type of.
+	add := func(l uint16, of Type) {
 		if w.types[l].has(of) && !slices.Contains(names, w.names[l]) {
 			names = append(names, w.names[l])
 		}
 	}
-	w.set.lookup(t, v, func(i uint32) { add(w.lists[i]) })
+	addT := func(l uint16) { add(l, t) }
+	w.set.lookup(t, v, func(i uint32) { addT(w.lists[i]) })
 	if t == TypeURL {
 		// a URL whose host is on a hostname or network list
 		var b [512]byte
@@ -695,28 +696,28 @@ func (w *warnIndex) names4(t Type, v string, names []string) []string {
 			// the host is checked against the lists that apply to
 			// its own type
 			var refs []ref
+			hostType := TypeDomain
 			if a, err := netip.ParseAddr(host); err == nil {
-				refs, of = w.set.appendAddr(refs, a), TypeIPv4
+				refs, hostType = w.set.appendAddr(refs, a), TypeIPv4
 			} else {
-				refs, of = w.set.appendDomain(refs, host), TypeDomain
+				refs = w.set.appendDomain(refs, host)
 			}
 			for _, r := range refs {
-				w.set.each(r, func(i uint32) { add(w.lists[i]) })
+				w.set.each(r, func(i uint32) { add(w.lists[i], hostType) })
 			}
-			of = t
 		}
 	}
 	for _, l := range w.exact[strings.ToLower(v)] {
-		add(l)
+		addT(l)
 	}
 	if w.substr.n > 0 {
 		// Entries and value compared in lower case (ASCII).
 		var buf [256]byte
-		w.substr.each(unsafeString(appendLower(buf[:0], v)), add)
+		w.substr.each(unsafeString(appendLower(buf[:0], v)), addT)
 	}
 	for _, r := range w.regexps {
 		if w.types[r.list].has(t) && r.re.MatchString(v) {
-			add(r.list)
+			addT(r.list)
 		}
 	}
 	return names
