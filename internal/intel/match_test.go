@@ -318,16 +318,35 @@ func TestHasScheme(t *testing.T) {
 }
 
 // TestLastElement checks lastElement against the last element found by
-// scanning the whole value, for limits around each element's length.
+// scanning the whole value, for limits around each element's length: on
+// hand-picked values, then on every field of every 20th corpus event (Windows
+// messages, command lines, paths) at the limits a Matcher uses.
 func TestLastElement(t *testing.T) {
-	for _, v := range []string{"", "a", "evil.exe", `C:\Windows\System32\svchost.exe`, "/usr/bin/", "dir/x",
-		`"C:\Program Files\App\app.exe" --config C:\ProgramData\App\conf.ini now`, strings.Repeat("x", 300) + `\y.dll`} {
+	check := func(v string, limit int) {
 		want := v[lastSlash(v)+1:]
-		for limit := 0; limit <= len(v)+2; limit++ {
-			base, ok := lastElement(v, limit)
-			if wantOK := len(want) <= limit; ok != wantOK || ok && base != want {
-				t.Errorf("lastElement(%q, %d) = %q, %v; want %q, %v", v, limit, base, ok, want, wantOK)
-			}
+		base, ok := lastElement(v, limit)
+		if wantOK := len(want) <= limit; ok != wantOK || ok && base != want {
+			t.Fatalf("lastElement(%q, %d) = %q, %v; want %q, %v", v, limit, base, ok, want, wantOK)
 		}
 	}
+	for _, v := range []string{"", "a", "evil.exe", `C:\Windows\System32\svchost.exe`, "/usr/bin/", "dir/x",
+		`"C:\Program Files\App\app.exe" --config C:\ProgramData\App\conf.ini now`, strings.Repeat("x", 300) + `\y.dll`} {
+		for limit := 0; limit <= len(v)+2; limit++ {
+			check(v, limit)
+		}
+	}
+	evs, err := readCorpusEvents(20)
+	if err != nil {
+		t.Skipf("corpus absent (%v): the logs live in ../shared/corpus next to the repository", err)
+	}
+	n := 0
+	for _, ev := range evs {
+		for i := range ev.Len() {
+			for _, limit := range []int{12, 40, 256} {
+				check(ev.Value(i), limit)
+			}
+			n++
+		}
+	}
+	t.Logf("%d corpus values", n)
 }
