@@ -68,12 +68,16 @@ func NewDetection(p *Program, ev *event.Event) Detection {
 // FromEvent returns a detection holding a copy of the event (time, record,
 // source, fields, and the computer, channel and event id read from them),
 // for a producer to fill in what matched.
-func FromEvent(ev *event.Event) Detection {
+func FromEvent(ev *event.Event) Detection { return FromEventRoom(ev, 0) }
+
+// FromEventRoom is FromEvent with room in Fields for extra fields the
+// producer appends (without copying them all again).
+func FromEventRoom(ev *event.Event, extra int) Detection {
 	d := Detection{
 		Time:     ev.Time,
 		RecordID: ev.Record,
 		Source:   ev.Source,
-		Fields:   ev.Fields(),
+		Fields:   ev.FieldsRoom(extra),
 	}
 	for _, f := range d.Fields {
 		switch f.Name {

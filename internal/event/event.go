@@ -144,8 +144,12 @@ func (e *Event) Get(name string) (string, bool) {
 // Fields returns a copy of every field. The values share one copy of the
 // event's text (two allocations per call, not one per field): a detection
 // keeps all of them or none.
-func (e *Event) Fields() []Field {
-	out := make([]Field, len(e.names))
+func (e *Event) Fields() []Field { return e.FieldsRoom(0) }
+
+// FieldsRoom is Fields in a slice with room for extra more fields, for a
+// caller that appends its own.
+func (e *Event) FieldsRoom(extra int) []Field {
+	out := make([]Field, len(e.names), len(e.names)+extra)
 	end := int32(0)
 	for _, s := range e.spans {
 		end = max(end, s.end)

@@ -342,3 +342,47 @@ func BenchmarkMatchEventCorpus(b *testing.B) {
 	x, _ := millionIndex(b)
 	benchCorpusMatch(b, corpusEventsOnce, x.MatchEvent)
 }
+
+// BenchmarkNewDetectionCorpus measures making the detections of the shared
+// corpus's matches (the events of every 8th corpus event that match the
+// index of VIGIL_INTEL_FEED_DIR, or of the synthetic million): what a
+// hunt pays per intel match on top of finding it.
+func BenchmarkNewDetectionCorpus(b *testing.B) {
+	var x *Index
+	if dir := os.Getenv("VIGIL_INTEL_FEED_DIR"); dir != "" {
+		var errs []error
+		if x, errs = LoadPaths([]string{dir}); x.Len() == 0 {
+			b.Fatalf("%s: no indicators (%d errors)", dir, len(errs))
+		}
+	} else {
+		x, _ = millionIndex(b)
+	}
+	evs, err := corpusEventsOnce()
+	if err != nil {
+		b.Skipf("corpus absent (%v): the logs live in ../shared/corpus next to the repository", err)
+	}
+	type hit struct {
+		ev           *event.Event
+		field, value string
+		m            Match
+	}
+	var hits []hit
+	for _, ev := range evs {
+		x.MatchEvent(ev, func(field, value string, m Match) {
+			hits = append(hits, hit{ev, strings.Clone(field), strings.Clone(value), m})
+		})
+	}
+	if len(hits) == 0 {
+		b.Skip("no matches")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		h := &hits[i%len(hits)]
+		d := NewDetection(h.ev, h.field, h.value, h.m)
+		if len(d.Fields) == 0 {
+			b.Fatal("no fields")
+		}
+	}
+	b.ReportMetric(float64(len(hits)), "matches")
+}

@@ -117,6 +117,9 @@ type Indicator struct {
 	Note string
 	// Description is free text from the feed (KEV vulnerability name, MISP comment).
 	Description string
+	// text is what its detections share with those of indicators of the
+	// same metadata (set for an index's indicators; nil otherwise).
+	text *detText
 }
 
 // ValidAt reports whether the indicator is valid at t. A zero t, or zero

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
-	"strconv"
 	"strings"
 	"unsafe"
 
@@ -239,17 +238,31 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 	if m.times && len(v) >= 19 && v[4] == '-' && isTimestamp(v) {
 		return // a time could only be taken for a file name (…20.8657Z)
 	}
-	if len(v) > 16 {
-		m.classify(ev, i, name, v, fn)
+	if len(v) > 64 {
+		m.classify(ev, i, name, v, 0, fn)
 		return
 	}
-	a, b := shortWords(v)
-	e := &m.short[shortSlot(a, b, uint64(len(v)))]
-	if e.a == a && e.b == b && e.n == uint64(len(v)) {
+	var e *shortValue
+	var a, b uint64
+	if len(v) <= 16 {
+		a, b = shortWords(v)
+		e = &m.short[shortSlot(a, b, uint64(len(v)))]
+		if e.a == a && e.b == b && e.n == uint64(len(v)) {
+			m.seen.remember(i, v)
+			return
+		}
+	}
+	// Most values that reach here name nothing (identifiers, codes,
+	// names): they are told apart by their classes here, and only the
+	// others go through classify (a large function, whose code a hunt's
+	// reading and rules push out of the instruction cache).
+	or := scanClasses(v)
+	if or&(scDot|scColon|scSlash|scBackslash|scAt) == 0 && v[0] != '[' && hashLen(len(v)) == TypeUnknown && (m.nCVE == 0 || !isCVE(v)) {
 		m.seen.remember(i, v)
+	} else if m.classify(ev, i, name, v, or, fn) {
 		return
 	}
-	if !m.classify(ev, i, name, v, fn) {
+	if e != nil {
 		*e = shortValue{a, b, uint64(len(v))}
 	}
 }
@@ -257,7 +270,7 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 // classify is value's work for a value not kept as found nothing: it
 // classifies v, looks up what its shape can name, calls fn for each match
 // and reports whether there was any.
-func (m *Matcher) classify(ev *event.Event, i int, name, v string, fn func(field, value string, m Match)) bool {
+func (m *Matcher) classify(ev *event.Event, i int, name, v string, or uint16, fn func(field, value string, m Match)) bool {
 	x := m.x
 	s := x.set
 	seen := &m.seen
@@ -266,10 +279,8 @@ func (m *Matcher) classify(ev *event.Event, i int, name, v string, fn func(field
 	// A short value's classes tell whether it has a space; a long
 	// one (a message, a command line) is searched for a space first
 	// and classified only when it has none.
-	var or uint16
 	space := false
 	if len(v) <= 64 {
-		or = scanClasses(v)
 		space = or&scSpace != 0
 	} else {
 		space = strings.IndexByte(v, ' ') >= 0
@@ -704,23 +715,27 @@ func (m Match) Level() string {
 // intel.tlp, intel.labels, intel.warninglist (and intel.note when set).
 func NewDetection(ev *event.Event, field, value string, m Match) detect.Detection {
 	ind := m.Indicator
-	d := detect.FromEvent(ev)
-	d.RuleID = "intel:" + ind.Source
+	t := ind.text
+	if t == nil {
+		t = newDetText(ind)
+	}
+	const extra = 11 // the intel.* fields
+	d := detect.FromEventRoom(ev, extra)
+	d.RuleID = t.ruleID
 	d.RuleTitle = "Threat intelligence match: " + ind.Type.String() + " " + ind.Value
 	d.Level, d.Author, d.RulePath = m.Level(), ind.Source, ind.Path
-	for _, a := range ind.Attack {
-		d.Tags = append(d.Tags, "attack."+strings.ToLower(a))
-	}
+	d.Tags = t.tags     // shared: its capacity is its length, so appending copies
+	fv := field + value // one copy of both (they may be the event's bytes)
 	d.Fields = append(d.Fields,
-		event.Field{Name: "intel.field", Value: strings.Clone(field)},
-		event.Field{Name: "intel.value", Value: strings.Clone(value)},
+		event.Field{Name: "intel.field", Value: fv[:len(field)]},
+		event.Field{Name: "intel.value", Value: fv[len(field):]},
 		event.Field{Name: "intel.indicator", Value: ind.Value},
 		event.Field{Name: "intel.type", Value: ind.Type.String()},
 		event.Field{Name: "intel.id", Value: ind.ID},
 		event.Field{Name: "intel.source", Value: ind.Source},
-		event.Field{Name: "intel.confidence", Value: strconv.Itoa(ind.Confidence)},
+		event.Field{Name: "intel.confidence", Value: t.confidence},
 		event.Field{Name: "intel.tlp", Value: ind.TLP},
-		event.Field{Name: "intel.labels", Value: strings.Join(ind.Labels, ",")},
+		event.Field{Name: "intel.labels", Value: t.labels},
 		event.Field{Name: "intel.warninglist", Value: strings.Join(m.Warninglists, ",")},
 	)
 	if ind.Note != "" {

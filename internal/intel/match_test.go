@@ -99,6 +99,21 @@ func TestNewDetection(t *testing.T) {
 	x.MatchEvent(ev, func(field, value string, m Match) {
 		d := NewDetection(ev, field, value, m)
 		ds = append(ds, string(d.AppendJSON(nil)))
+		// An indicator not from an index (without the text its
+		// detections share) gives the same detection.
+		bare := *m.Indicator
+		bare.text = nil
+		if m.Indicator.text == nil {
+			t.Errorf("%s: indexed indicator without its shared text", m.Indicator.Value)
+		}
+		if got := NewDetection(ev, field, value, Match{Indicator: &bare, Warninglists: m.Warninglists}); string(got.AppendJSON(nil)) != ds[len(ds)-1] {
+			t.Errorf("without shared text:\n got %s\nwant %s", got.AppendJSON(nil), ds[len(ds)-1])
+		}
+		// The tags are shared between detections: appending to one
+		// must copy them.
+		if cap(d.Tags) != len(d.Tags) {
+			t.Errorf("tags %q have room (%d) that an append would write into another detection's", d.Tags, cap(d.Tags))
+		}
 	})
 	ev.Reset() // the detections own their data
 	if len(ds) != 2 {

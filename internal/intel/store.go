@@ -210,7 +210,51 @@ func (s *store) indicator(i uint32) Indicator {
 type indicators struct {
 	store
 	chunks []indChunkRef
+	texts  []atomic.Pointer[detText] // by metadata record
 	all    func() []Indicator
+}
+
+// withText builds indicator i with the text its detections share.
+func (x *indicators) withText(i uint32) Indicator {
+	ind := x.indicator(i)
+	m := x.recs[i].meta
+	p := &x.texts[m]
+	t := p.Load()
+	if t == nil {
+		t = newDetText(&ind)
+		if !p.CompareAndSwap(nil, t) {
+			t = p.Load()
+		}
+	}
+	ind.text = t
+	return ind
+}
+
+// detText is the part of a detection (NewDetection) that depends only on
+// an indicator's metadata, which many indicators share (a feed's source,
+// labels, ATT&CK ids): made once per metadata record, on first use,
+// rather than for every match (a match of an indicator with a dozen
+// ATT&CK ids made two dozen strings).
+type detText struct {
+	ruleID     string   // "intel:" + source
+	tags       []string // "attack." + lower-case ATT&CK id; capacity = length
+	labels     string   // joined with ","
+	confidence string
+}
+
+func newDetText(ind *Indicator) *detText {
+	t := &detText{
+		ruleID:     "intel:" + ind.Source,
+		labels:     strings.Join(ind.Labels, ","),
+		confidence: strconv.Itoa(ind.Confidence),
+	}
+	if len(ind.Attack) > 0 {
+		t.tags = make([]string, len(ind.Attack))
+		for i, a := range ind.Attack {
+			t.tags[i] = "attack." + strings.ToLower(a)
+		}
+	}
+	return t
 }
 
 type indChunkRef struct {
@@ -221,7 +265,7 @@ type indChunkRef struct {
 const indChunk = 64
 
 func newIndicators(s store) *indicators {
-	x := &indicators{store: s, chunks: make([]indChunkRef, (len(s.recs)+indChunk-1)/indChunk)}
+	x := &indicators{store: s, chunks: make([]indChunkRef, (len(s.recs)+indChunk-1)/indChunk), texts: make([]atomic.Pointer[detText], len(s.metas))}
 	x.metaIdx = nil
 	x.all = sync.OnceValue(func() []Indicator {
 		// Whole chunks, so that the chunks not built yet can view it.
@@ -233,7 +277,7 @@ func newIndicators(s store) *indicators {
 				continue
 			}
 			for i := lo; i < min(lo+indChunk, len(all)); i++ {
-				all[i] = x.indicator(uint32(i))
+				all[i] = x.withText(uint32(i))
 			}
 			x.chunks[k].inds.CompareAndSwap(nil, (*[indChunk]Indicator)(all[lo:lo+indChunk]))
 		}
@@ -250,7 +294,7 @@ func (x *indicators) chunk(i uint32) *[indChunk]Indicator {
 		c = new([indChunk]Indicator)
 		lo := i / indChunk * indChunk
 		for j := lo; j < min(lo+indChunk, uint32(len(x.recs))); j++ {
-			c[j-lo] = x.indicator(j)
+			c[j-lo] = x.withText(j)
 		}
 		if !p.CompareAndSwap(nil, c) {
 			c = p.Load()
