@@ -16,12 +16,13 @@ type Event struct {
 	Offset int64     // byte offset in the source, or -1
 
 	names   []string
-	spans   []span
+	spans   []Span
 	buf     []byte
 	scalars []uint64 // bit i set: field i was added by AddScalar
 }
 
-type span struct{ off, end int32 }
+// Span is where a field's value lies in the event's text (Text): bytes Off to End.
+type Span struct{ Off, End int32 }
 
 // Field is a name and a value copied out of an Event.
 type Field struct {
@@ -46,7 +47,7 @@ func (e *Event) Add(name string, value []byte) {
 	off := len(e.buf)
 	e.buf = append(e.buf, value...)
 	e.names = append(e.names, name)
-	e.spans = append(e.spans, span{int32(off), int32(len(e.buf))})
+	e.spans = append(e.spans, Span{int32(off), int32(len(e.buf))})
 }
 
 // AddScalar appends a field whose value the log typed as something other
@@ -89,7 +90,7 @@ func (e *Event) AddString(name, value string) {
 	off := len(e.buf)
 	e.buf = append(e.buf, value...)
 	e.names = append(e.names, name)
-	e.spans = append(e.spans, span{int32(off), int32(len(e.buf))})
+	e.spans = append(e.spans, Span{int32(off), int32(len(e.buf))})
 }
 
 // AddFunc appends a field whose value render appends to the buffer it is
@@ -98,7 +99,7 @@ func (e *Event) AddFunc(name string, render func(dst []byte) []byte) {
 	off := len(e.buf)
 	e.buf = render(e.buf)
 	e.names = append(e.names, name)
-	e.spans = append(e.spans, span{int32(off), int32(len(e.buf))})
+	e.spans = append(e.spans, Span{int32(off), int32(len(e.buf))})
 }
 
 // Len returns the number of fields.
@@ -110,17 +111,22 @@ func (e *Event) Name(i int) string { return e.names[i] }
 // Bytes returns the value of field i; valid until the event changes.
 func (e *Event) Bytes(i int) []byte {
 	s := e.spans[i]
-	return e.buf[s.off:s.end:s.end]
+	return e.buf[s.Off:s.End:s.End]
 }
+
+// Text returns the bytes that hold the event's values and the span of
+// each field's value in them, valid until the event changes: for a reader
+// that visits many fields, without the checks of Value for each.
+func (e *Event) Text() (buf []byte, spans []Span) { return e.buf, e.spans }
 
 // Value returns the value of field i as a string sharing the event's buffer;
 // valid until the event changes.
 func (e *Event) Value(i int) string {
 	s := e.spans[i]
-	if s.end == s.off {
+	if s.End == s.Off {
 		return ""
 	}
-	return unsafe.String(&e.buf[s.off], int(s.end-s.off))
+	return unsafe.String(&e.buf[s.Off], int(s.End-s.Off))
 }
 
 // Index returns the index of the first field named name, or -1.
@@ -152,12 +158,12 @@ func (e *Event) FieldsRoom(extra int) []Field {
 	out := make([]Field, len(e.names), len(e.names)+extra)
 	end := int32(0)
 	for _, s := range e.spans {
-		end = max(end, s.end)
+		end = max(end, s.End)
 	}
 	text := string(e.buf[:end])
 	for i := range e.names {
 		s := e.spans[i]
-		out[i] = Field{Name: e.names[i], Value: text[s.off:s.end]}
+		out[i] = Field{Name: e.names[i], Value: text[s.Off:s.End]}
 	}
 	return out
 }
@@ -167,7 +173,7 @@ func (e *Event) FieldsRoom(extra int) []Field {
 func (e *Event) Clone() *Event {
 	c := &Event{Time: e.Time, Source: e.Source, Record: e.Record, Offset: e.Offset}
 	c.names = append([]string(nil), e.names...)
-	c.spans = append([]span(nil), e.spans...)
+	c.spans = append([]Span(nil), e.spans...)
 	c.buf = append([]byte(nil), e.buf...)
 	if len(e.scalars) > 0 {
 		c.scalars = append([]uint64(nil), e.scalars...)

@@ -51,8 +51,8 @@ func AppendWire(dst []byte, ev *Event) []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(n)))
 		dst = append(dst, n...)
 		s := ev.spans[i]
-		dst = binary.AppendUvarint(dst, uint64(s.end-s.off))
-		dst = append(dst, ev.buf[s.off:s.end]...)
+		dst = binary.AppendUvarint(dst, uint64(s.End-s.Off))
+		dst = append(dst, ev.buf[s.Off:s.End]...)
 	}
 	if flags&2 != 0 {
 		dst = binary.AppendUvarint(dst, uint64(len(scalars)))

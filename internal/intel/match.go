@@ -104,7 +104,8 @@ func (x *Index) NewMatcher() *Matcher {
 func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) {
 	x := m.x
 	seen := &m.seen
-	n := ev.Len()
+	text, spans := ev.Text()
+	n := len(spans)
 	for base := 0; base < n; base += 64 {
 		// The fields that are not scalars (a number, time, GUID…: not
 		// text that names anything), visited by their bits.
@@ -114,10 +115,11 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 		}
 		for ; todo != 0; todo &= todo - 1 {
 			i := base + bits.TrailingZeros64(todo)
-			v := ev.Value(i)
-			if len(v) < 3 || len(v) > 2048 {
+			sp := spans[i]
+			if l := sp.End - sp.Off; l < 3 || l > 2048 {
 				continue
 			}
+			v := unsafe.String(&text[sp.Off], sp.End-sp.Off)
 			if i < seenFields {
 				// As in the previous event: nothing. (seenValues.same,
 				// written out: it is too large to be inlined; v has 3

@@ -1,6 +1,7 @@
 package intel
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -440,6 +441,11 @@ func isDefaultPort(scheme, port string) bool {
 
 // appendLower appends s lower-cased (ASCII) to dst.
 func appendLower(dst []byte, s string) []byte {
+	for len(s) >= 8 {
+		w := binary.LittleEndian.Uint64(unsafeBytes(s))
+		dst = binary.LittleEndian.AppendUint64(dst, w|upperBits(w)>>2)
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 'A' && c <= 'Z' {
@@ -450,7 +456,26 @@ func appendLower(dst []byte, s string) []byte {
 	return dst
 }
 
+// upperBits returns the top bit of each byte of w that is an ASCII upper
+// case letter. For a byte b below 0x80, b+0x3f has its top bit set when b
+// >= 'A', and b+0x25 when b > 'Z'; adding seven-bit bytes carries into no
+// other byte. Shifted right by two, the bits are 0x20: the difference
+// between the cases.
+func upperBits(w uint64) uint64 {
+	const low7, top = 0x7f7f_7f7f_7f7f_7f7f, 0x8080_8080_8080_8080
+	b := w & low7
+	ge := b + 0x3f3f_3f3f_3f3f_3f3f // top bit: b >= 'A' (0x41)
+	gt := b + 0x2525_2525_2525_2525 // top bit: b > 'Z' (0x5a)
+	return ge &^ gt &^ w & top
+}
+
 func hasUpper(s string) bool {
+	for len(s) >= 8 {
+		if upperBits(binary.LittleEndian.Uint64(unsafeBytes(s))) != 0 {
+			return true
+		}
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 'A' && s[i] <= 'Z' {
 			return true
