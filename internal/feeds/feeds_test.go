@@ -1,6 +1,9 @@
 package feeds
 
 import (
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -376,5 +379,82 @@ func TestCorpusFormats(t *testing.T) {
 		if r.Status != NotModified {
 			t.Errorf("%s again: %v %v", r.Feed, r.Status, r.Err)
 		}
+	}
+}
+
+// TestCompressedDownloads updates feeds served compressed, as many are: a
+// gzip'd list (stored decompressed, its options applied), a zip of one
+// STIX bundle, and a zip of two files (stored as the archive); a damaged
+// archive fails and keeps the good copy.
+func TestCompressedDownloads(t *testing.T) {
+	gz := func(data []byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(data)
+		zw.Close()
+		return buf.Bytes()
+	}
+	zipOf := func(files ...string) []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for i := 0; i+1 < len(files); i += 2 {
+			w, _ := zw.Create(files[i])
+			w.Write([]byte(files[i+1]))
+		}
+		zw.Close()
+		return buf.Bytes()
+	}
+	var damaged bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		switch r.URL.Path {
+		case "/list.txt.gz":
+			data := gz([]byte("evil.example\nbad.example\n"))
+			if damaged {
+				data = data[:len(data)/2]
+			}
+			w.Write(data)
+		case "/one.zip":
+			w.Write(zipOf("bundle.json", string(bundle("zipped.example"))))
+		case "/two.zip":
+			w.Write(zipOf("README.md", "docs", "a.json", string(bundle("first.example")), "b.csv", "type,value\nipv4,198.51.100.9\n"))
+		}
+	}))
+	defer srv.Close()
+	cfg := mustConfig(t, "feeds:\n  - name: list\n    url: "+srv.URL+"/list.txt.gz\n    tlp: green\n  - name: one\n    url: "+srv.URL+"/one.zip\n  - name: two\n    url: "+srv.URL+"/two.zip\n")
+	u := &Updater{Dir: t.TempDir(), Force: true}
+	for _, c := range []struct {
+		feed  int
+		file  string
+		count int
+	}{{0, "list.csv", 2}, {1, "one.json", 1}, {2, "two.zip", 2}} {
+		r := u.UpdateFeed(context.Background(), cfg.Feeds[c.feed])
+		if r.Status != Updated || r.Indicators != c.count || r.Err != nil || len(r.Errors) > 0 {
+			t.Fatalf("%s: %+v", cfg.Feeds[c.feed].Name, r)
+		}
+		if r.Path != filepath.Join(u.Dir, c.file) {
+			t.Errorf("%s: copy at %s, want %s", cfg.Feeds[c.feed].Name, r.Path, c.file)
+		}
+	}
+	idx, errs := intel.LoadPaths([]string{u.Dir})
+	if len(errs) > 0 {
+		t.Fatalf("loading the cache: %v", errs)
+	}
+	for _, v := range []string{"www.evil.example", "zipped.example", "first.example", "198.51.100.9"} {
+		if _, ms := idx.Lookup(v); len(ms) != 1 {
+			t.Errorf("%s: %d matches in the cache", v, len(ms))
+		}
+	}
+	if _, ms := idx.Lookup("evil.example"); len(ms) != 1 || ms[0].Indicator.TLP != "green" {
+		t.Errorf("the gzip'd list's tlp option was not applied: %+v", ms)
+	}
+	good, _ := os.ReadFile(filepath.Join(u.Dir, "list.csv"))
+	damaged = true
+	r := u.UpdateFeed(context.Background(), cfg.Feeds[0])
+	if r.Status != Failed || r.Err == nil || !strings.Contains(r.Err.Error(), "damaged or truncated") {
+		t.Errorf("damaged download: %v %v", r.Status, r.Err)
+	}
+	if now, _ := os.ReadFile(filepath.Join(u.Dir, "list.csv")); string(now) != string(good) {
+		t.Error("a damaged download replaced the good copy")
 	}
 }

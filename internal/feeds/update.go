@@ -265,11 +265,38 @@ func (u *Updater) commit(f *Feed, st *state, j *job, res *Result) error {
 	if j.dir != "" {
 		return u.commitDir(f, st, j, res)
 	}
+	var archive []intel.InflatedFile
+	if intel.Compressed(j.data) {
+		// A gzip stream, or a zip of one feed file, is stored
+		// decompressed (the feed's options apply to its content); a zip
+		// of several is stored as it came and its files are read each
+		// by its format.
+		files, err := intel.Inflate(j.data, 0)
+		if err != nil {
+			return fmt.Errorf("the download: %w", err)
+		}
+		if len(files) == 1 {
+			j.data = files[0].Data
+		} else {
+			archive = files
+		}
+	}
 	format := f.Format
-	if format == intel.FormatAuto {
+	if format == intel.FormatAuto && archive == nil {
 		format = intel.DetectFormat(j.data)
 	}
-	stored, ext, errs, warnings := prepare(f, format, j.data)
+	var stored []byte
+	var ext string
+	var errs []error
+	var warnings []string
+	if archive != nil {
+		stored, ext = j.data, ".zip"
+		if f.Format != intel.FormatAuto || f.Type != intel.TypeUnknown || f.Column != 0 || f.TLP != "" || f.Confidence != 0 {
+			warnings = append(warnings, fmt.Sprintf("format, type, column, tlp and confidence are not applied to a zip archive of %d files: each file's format is recognised from its content; list the files as feeds of their own to set them", len(archive)))
+		}
+	} else {
+		stored, ext, errs, warnings = prepare(f, format, j.data)
+	}
 	name := f.Name + ext
 	final := filepath.Join(u.Dir, name)
 	b := intel.NewBuilder()

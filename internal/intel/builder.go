@@ -14,6 +14,8 @@ type Builder struct {
 	warns []Warninglist
 	files []*FileStats
 	errs  []error
+	// maxInflated bounds a compressed feed's files (MaxInflated if 0).
+	maxInflated int64
 }
 
 // NewBuilder returns an empty builder.

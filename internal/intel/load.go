@@ -171,8 +171,10 @@ func walkSkips(name string) bool {
 		return true
 	}
 	switch strings.ToLower(filepath.Ext(name)) {
-	case ".json", ".csv", ".txt", ".list", ".md5", ".sha1", ".sha256", ".sha512", ".ioc", ".ips", ".domains", "":
+	case ".json", ".csv", ".txt", ".list", ".md5", ".sha1", ".sha256", ".sha512", ".ioc", ".ips", ".domains", "", ".zip":
 		return false
+	case ".gz":
+		return walkSkips(name[:len(name)-3]) // feed.csv.gz as feed.csv
 	}
 	return true
 }
@@ -236,6 +238,32 @@ func (b *Builder) LoadFile(path string, opts LoadOptions) {
 // LoadBytes loads the content of a feed file; path names it in errors and
 // in the indicators.
 func (b *Builder) LoadBytes(path string, data []byte, opts LoadOptions) {
+	b.loadBytes(path, data, opts, 0)
+}
+
+// loadBytes is LoadBytes for data found depth compressed files deep: a
+// gzip stream or zip archive is inflated and its files loaded (as
+// path/name for a zip's), at most two levels down (feed.csv.gz inside a
+// zip).
+func (b *Builder) loadBytes(path string, data []byte, opts LoadOptions, depth int) {
+	if Compressed(data) {
+		if depth >= 2 {
+			b.errs = append(b.errs, &LoadError{Path: path, Err: errors.New("a compressed file inside two others: not read (unpack the archive yourself)")})
+			return
+		}
+		files, err := Inflate(data, b.maxInflated)
+		for _, f := range files {
+			name := path
+			if f.Name != "" {
+				name = path + "/" + f.Name
+			}
+			b.loadBytes(name, f.Data, opts, depth+1)
+		}
+		if err != nil {
+			b.errs = append(b.errs, &LoadError{Path: path, Err: err})
+		}
+		return
+	}
 	format := opts.Format
 	if format == FormatAuto {
 		format = DetectFormat(data)
