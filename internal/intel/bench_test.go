@@ -257,15 +257,7 @@ var allCorpusEventsOnce = sync.OnceValues(func() ([]*event.Event, error) { retur
 // CPU time per event (the per-event cost that BenchmarkHuntIntel in
 // internal/cli sees inside a whole hunt).
 func BenchmarkMatcherCorpus(b *testing.B) {
-	var x *Index
-	if dir := os.Getenv("VIGIL_INTEL_FEED_DIR"); dir != "" {
-		var errs []error
-		if x, errs = LoadPaths([]string{dir}); x.Len() == 0 {
-			b.Fatalf("%s: no indicators (%d errors)", dir, len(errs))
-		}
-	} else {
-		x, _ = millionIndex(b)
-	}
+	x := benchIndex(b)
 	benchCorpusMatch(b, allCorpusEventsOnce, x.NewMatcher().Match)
 }
 
@@ -343,20 +335,27 @@ func BenchmarkMatchEventCorpus(b *testing.B) {
 	benchCorpusMatch(b, corpusEventsOnce, x.MatchEvent)
 }
 
+// benchIndex is the index of the feeds of the folder VIGIL_INTEL_FEED_DIR
+// names, or the synthetic million indicators.
+func benchIndex(b *testing.B) *Index {
+	dir := os.Getenv("VIGIL_INTEL_FEED_DIR")
+	if dir == "" {
+		x, _ := millionIndex(b)
+		return x
+	}
+	x, errs := LoadPaths([]string{dir})
+	if x.Len() == 0 {
+		b.Fatalf("%s: no indicators (%d errors)", dir, len(errs))
+	}
+	return x
+}
+
 // BenchmarkNewDetectionCorpus measures making the detections of the shared
 // corpus's matches (the events of every 8th corpus event that match the
 // index of VIGIL_INTEL_FEED_DIR, or of the synthetic million): what a
 // hunt pays per intel match on top of finding it.
 func BenchmarkNewDetectionCorpus(b *testing.B) {
-	var x *Index
-	if dir := os.Getenv("VIGIL_INTEL_FEED_DIR"); dir != "" {
-		var errs []error
-		if x, errs = LoadPaths([]string{dir}); x.Len() == 0 {
-			b.Fatalf("%s: no indicators (%d errors)", dir, len(errs))
-		}
-	} else {
-		x, _ = millionIndex(b)
-	}
+	x := benchIndex(b)
 	evs, err := corpusEventsOnce()
 	if err != nil {
 		b.Skipf("corpus absent (%v): the logs live in ../shared/corpus next to the repository", err)
