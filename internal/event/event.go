@@ -115,8 +115,9 @@ func (e *Event) Bytes(i int) []byte {
 }
 
 // Text returns the bytes that hold the event's values and the span of
-// each field's value in them, valid until the event changes: for a reader
-// that visits many fields, without the checks of Value for each.
+// each field's value in them, to be read only and valid until the event
+// changes: for a reader that visits many fields, without the checks of
+// Value for each.
 func (e *Event) Text() (buf []byte, spans []Span) { return e.buf, e.spans }
 
 // Value returns the value of field i as a string sharing the event's buffer;
