@@ -72,7 +72,10 @@
 // tlp and confidence defaults written into its unmarked objects); a CSV or
 // plain feed read with options (type, column, tlp, confidence, a stated
 // format) is stored normalised as CSV with the columns type, value, tlp,
-// confidence and description. A TAXII collection is stored as one STIX
+// confidence and description. A compressed download is recognised by its
+// content (intel.Inflate): a gzip stream or a zip of one feed file is
+// stored as the file it holds (and treated as above); a zip of several is
+// stored as the archive, its files each read by its format. A TAXII collection is stored as one STIX
 // bundle: each run asks for the objects added after the last run's
 // X-TAXII-Date-Added-Last and merges them in (a newer version of an object
 // replaces the older).
