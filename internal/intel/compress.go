@@ -10,9 +10,9 @@ import (
 	"path"
 )
 
-// MaxInflated is the most bytes a compressed feed may expand to (each
-// file of a zip archive, or a gzip stream). Beyond it the file is refused:
-// a decompression bomb must not exhaust memory.
+// MaxInflated is the most bytes a compressed feed may expand to (a gzip
+// stream, or all the files of a zip archive together). Beyond it the file
+// is refused: a decompression bomb must not exhaust memory.
 const MaxInflated = 2 << 30
 
 // Compressed reports whether data is a gzip stream or a zip archive, by
@@ -34,9 +34,9 @@ type InflatedFile struct {
 
 // Inflate returns the files of a compressed feed: the content of a gzip
 // stream, or the regular files of a zip archive that are not
-// documentation (README, LICENSE: see walkSkips). limit bounds each file's
-// size (MaxInflated if 0). It reports what is wrong with a damaged or
-// oversized file, and what to do.
+// documentation (README, LICENSE: see walkSkips). limit bounds the bytes
+// they expand to, together (MaxInflated if 0). It reports what is wrong
+// with a damaged or oversized file, and what to do.
 func Inflate(data []byte, limit int64) ([]InflatedFile, error) {
 	if limit <= 0 {
 		limit = MaxInflated
@@ -71,6 +71,7 @@ func Inflate(data []byte, limit int64) ([]InflatedFile, error) {
 			if err != nil {
 				return files, fmt.Errorf("zip entry %s: %w", f.Name, err)
 			}
+			limit -= int64(len(plain)) // what is left for the other files
 			files = append(files, InflatedFile{Name: f.Name, Data: plain})
 		}
 		if len(files) == 0 {

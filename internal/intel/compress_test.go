@@ -106,6 +106,9 @@ func TestCompressedErrors(t *testing.T) {
 		{"truncated.csv.gz", good[:len(good)-6], "damaged or truncated", 0},
 		{"bad-header.gz", append([]byte{0x1f, 0x8b, 9}, good[3:]...), "damaged or truncated", 0},
 		{"bomb.gz", bomb, "decompression bomb", 0},
+		// Each file is under the limit, together they are not: the first
+		// loads, the second is refused.
+		{"many.zip", zipped(t, "a.csv", testCSV+strings.Repeat("#\n", 9<<10), "b.csv", strings.Repeat("#\n", 9<<10)), "zip entry b.csv: expands to more than", 3},
 		{"docs.zip", zipped(t, "README.txt", "hello", "LICENSE", "x"), "holds no feed file", 0},
 		{"truncated.zip", zipped(t, "a.csv", testCSV)[:40], "damaged or truncated", 0},
 		{"deep.zip", zipped(t, "inner.zip", string(zipped(t, "x.csv.gz", string(good)))), "inside two others", 0},

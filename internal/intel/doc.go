@@ -69,8 +69,8 @@
 // Formats are recognised from content (DetectFormat); a folder is walked,
 // and a folder holding manifest.json is read as a MISP feed. Compression
 // too is recognised from content (compress.go): a gzip file is read as the
-// file it holds, a zip archive as its feed files, each expanding to at
-// most MaxInflated bytes. Loading never
+// file it holds, a zip archive as its feed files, expanding to at most
+// MaxInflated bytes (an archive's files together). Loading never
 // stops at a bad entry: each is reported as a *LoadError with the file and
 // line (or JSON position, such as Event(uuid).Attribute[12]) and skipped.
 // Entries that are well formed but cannot be matched on one value (MISP
