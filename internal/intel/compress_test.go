@@ -133,7 +133,8 @@ func TestCompressedErrors(t *testing.T) {
 }
 
 // FuzzLoadCompressed feeds damaged gzip streams and zip archives to the
-// loader: it reports them, it never panics or runs away with memory.
+// loader: it reports them, it never panics or runs away with memory, and
+// what it loads keeps the loaders' promises (checkLoaded).
 func FuzzLoadCompressed(f *testing.F) {
 	f.Add(gzipped(f, testCSV))
 	f.Add(zipped(f, "a.csv", testCSV, "b.json", testSTIX))
@@ -142,6 +143,6 @@ func FuzzLoadCompressed(f *testing.F) {
 		b := NewBuilder()
 		b.maxInflated = 1 << 20
 		b.LoadBytes("fuzz", data, LoadOptions{})
-		b.Build()
+		checkLoaded(t, b, "fuzz")
 	})
 }

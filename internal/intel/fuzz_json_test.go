@@ -4,7 +4,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -42,17 +41,6 @@ func FuzzLoadJSON(f *testing.F) {
 		b := NewBuilder()
 		b.maxInflated = 1 << 20
 		b.LoadBytes("fuzz.json", data, LoadOptions{})
-		x, _ := b.Build()
-		for _, err := range b.Errors() {
-			if !strings.HasPrefix(err.Error(), "fuzz.json") {
-				t.Fatalf("error without the file: %v", err)
-			}
-		}
-		for _, ind := range x.Indicators() {
-			typ, ms := x.Lookup(ind.Value)
-			if ind.Type != TypeFileName && (typ == TypeUnknown || len(ms) == 0) {
-				t.Fatalf("indexed %s %q is not found again (looked up as %s: %d matches)", ind.Type, ind.Value, typ, len(ms))
-			}
-		}
+		checkLoaded(t, b, "fuzz.json")
 	})
 }
