@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -145,4 +147,76 @@ func FuzzLoadCompressed(f *testing.F) {
 		b.LoadBytes("fuzz", data, LoadOptions{})
 		checkLoaded(t, b, "fuzz")
 	})
+}
+
+// TestCompressedCorpus packs the shared corpus's feed files — each file
+// gzip'd, and all of them in one zip archive — and checks that both load
+// exactly the indicators (type, value, source, confidence, TLP) and as
+// many errors as the plain files. MISP feed folders are left out: a feed is
+// a folder, not a file an archive can stand for.
+func TestCompressedCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads the corpus's feeds three times (-short)")
+	}
+	root := corpus(t, "")
+	var names []string
+	var datas [][]byte
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if _, err := os.Stat(filepath.Join(p, "manifest.json")); err == nil {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if walkSkips(d.Name()) {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, p)
+		names, datas = append(names, filepath.ToSlash(rel)), append(datas, data)
+		return nil
+	})
+	if len(names) < 10 {
+		t.Fatalf("only %d feed files under %s", len(names), root)
+	}
+	summary := func(b *Builder) ([]string, int) {
+		x, _ := b.Build()
+		var out []string
+		for _, ind := range x.Indicators() {
+			out = append(out, fmt.Sprintf("%s %s %s %d %s", ind.Type, ind.Value, ind.Source, ind.Confidence, ind.TLP))
+		}
+		slices.Sort(out)
+		return out, len(b.Errors())
+	}
+	plain, gz, zb := NewBuilder(), NewBuilder(), NewBuilder()
+	var entries []string
+	for i, name := range names {
+		plain.LoadBytes(name, datas[i], LoadOptions{})
+		gz.LoadBytes(name+".gz", gzipped(t, string(datas[i])), LoadOptions{})
+		entries = append(entries, name, string(datas[i]))
+	}
+	zb.LoadBytes("corpus.zip", zipped(t, entries...), LoadOptions{})
+	want, wantErrs := summary(plain)
+	for _, c := range []struct {
+		name string
+		b    *Builder
+	}{{"gzip", gz}, {"zip", zb}} {
+		got, errs := summary(c.b)
+		if !slices.Equal(got, want) || errs != wantErrs {
+			t.Errorf("%s: %d indicators and %d errors, plain files %d and %d", c.name, len(got), errs, len(want), wantErrs)
+			for i := range min(len(got), len(want)) {
+				if got[i] != want[i] {
+					t.Errorf("first difference: %q, plain %q", got[i], want[i])
+					break
+				}
+			}
+		}
+	}
+	t.Logf("%d files, %d indicators, %d errors, the same packed and plain", len(names), len(want), wantErrs)
 }

@@ -407,9 +407,13 @@ func looksCSV(d []byte) bool {
 }
 
 // sourceFromPath names a feed after its file: "emotet" for
-// trails/static/malware/emotet.txt.
+// trails/static/malware/emotet.txt, and for emotet.txt.gz (a compressed
+// feed is the same feed).
 func sourceFromPath(path string) string {
 	base := filepath.Base(path)
+	if ext := filepath.Ext(base); strings.EqualFold(ext, ".gz") {
+		base = base[:len(base)-len(ext)]
+	}
 	base = strings.TrimSuffix(base, filepath.Ext(base))
 	if base == "" || slices.Contains([]string{"list", "samples", "iocs", "ioc", "indicators", "data"}, strings.ToLower(base)) {
 		dir := filepath.Base(filepath.Dir(path))
