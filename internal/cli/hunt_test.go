@@ -414,6 +414,87 @@ func TestHuntIntel(t *testing.T) {
 	t.Logf("%d intel detections for %s", n, ip)
 }
 
+// TestHuntIntelOrder hunts a Sysmon sample with a feed of every SHA-256 in
+// its Hashes fields, so that intel matches each process creation while the
+// built-in rules match some of them: every such event gets one intel
+// detection, and the output keeps event order with an event's rule
+// detections before its intel detections.
+func TestHuntIntelOrder(t *testing.T) {
+	needCorpus(t)
+	sample := filepath.Join(sharedCorpus, "evtx/EVTX-ATTACK-SAMPLES/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx")
+	if _, err := os.Stat(sample); err != nil {
+		t.Skipf("sample %s absent: %v", sample, err)
+	}
+	_, out, _ := runCLI(t, "dump", sample)
+	hashed := map[uint64]bool{} // records whose Hashes name a SHA-256
+	var feed strings.Builder
+	for _, l := range strings.Split(out, "\n") {
+		var rec struct {
+			Event struct {
+				System struct {
+					EventRecordID uint64
+				}
+				EventData map[string]any
+			}
+		}
+		if json.Unmarshal([]byte(l), &rec) != nil {
+			continue
+		}
+		h, _ := rec.Event.EventData["Hashes"].(string)
+		for _, pair := range strings.Split(h, ",") {
+			if v, ok := strings.CutPrefix(pair, "SHA256="); ok {
+				feed.WriteString(v + "\n")
+				hashed[rec.Event.System.EventRecordID] = true
+			}
+		}
+	}
+	if len(hashed) < 32 {
+		t.Fatalf("only %d events with a SHA-256 in %s", len(hashed), sample)
+	}
+	path := filepath.Join(t.TempDir(), "sha256.txt")
+	if err := os.WriteFile(path, []byte(feed.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "hunt", "--format", "jsonl", "--intel", path, sample)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var last uint64
+	lastIntel := false
+	intelOf := map[uint64]int{}
+	rules := 0
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var d struct {
+			RuleID   string `json:"rule_id"`
+			RecordID uint64 `json:"record_id"`
+		}
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatalf("bad line %q: %v", l, err)
+		}
+		isIntel := strings.HasPrefix(d.RuleID, "intel:")
+		switch {
+		case d.RecordID < last:
+			t.Fatalf("record %d after record %d: output out of event order", d.RecordID, last)
+		case d.RecordID == last && lastIntel && !isIntel:
+			t.Fatalf("record %d: rule detection %s after an intel detection", d.RecordID, d.RuleID)
+		}
+		last, lastIntel = d.RecordID, isIntel
+		if isIntel {
+			intelOf[d.RecordID]++
+		} else {
+			rules++
+		}
+	}
+	for rec := range hashed {
+		if intelOf[rec] != 1 {
+			t.Errorf("record %d: %d intel detections, want 1", rec, intelOf[rec])
+		}
+	}
+	if len(intelOf) != len(hashed) || rules == 0 {
+		t.Errorf("intel detections for %d records, want %d; %d rule detections", len(intelOf), len(hashed), rules)
+	}
+}
+
 // TestHuntExclusions shows that --exclude-rules and a Sigma filter rule
 // remove exactly what they name and nothing else.
 func TestHuntExclusions(t *testing.T) {

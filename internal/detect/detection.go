@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"sort"
 	"strconv"
 	"time"
@@ -160,47 +162,7 @@ func (d *Detection) AppendJSON(dst []byte) []byte {
 	dst = strconv.AppendUint(dst, d.RecordID, 10)
 	dst = appendKV(dst, "source", d.Source)
 	dst = append(dst, `,"fields":{`...)
-	written := 0
-	for i, f := range d.Fields {
-		dup := false
-		for _, g := range d.Fields[:i] {
-			if g.Name == f.Name {
-				dup = true
-				break
-			}
-		}
-		if dup {
-			continue
-		}
-		if written > 0 {
-			dst = append(dst, ',')
-		}
-		written++
-		dst = appendJSONString(dst, f.Name)
-		dst = append(dst, ':')
-		n := 0
-		for _, g := range d.Fields[i:] {
-			if g.Name == f.Name {
-				n++
-			}
-		}
-		if n == 1 {
-			dst = appendJSONString(dst, f.Value)
-			continue
-		}
-		dst = append(dst, '[')
-		k := 0
-		for _, g := range d.Fields[i:] {
-			if g.Name == f.Name {
-				if k > 0 {
-					dst = append(dst, ',')
-				}
-				k++
-				dst = appendJSONString(dst, g.Value)
-			}
-		}
-		dst = append(dst, ']')
-	}
+	dst = appendFields(dst, d.Fields)
 	dst = append(dst, '}')
 	if d.Count > 1 {
 		dst = append(dst, `,"count":`...)
@@ -246,6 +208,87 @@ func (d *Detection) AppendJSON(dst []byte) []byte {
 		dst = append(dst, ']', '}')
 	}
 	return append(dst, '}')
+}
+
+// appendFields writes fs as the members of a JSON object, in the order
+// of their names' first occurrences; the values of a name that occurs
+// several times make an array. Names are grouped through a small hash
+// table: events have tens of fields, and comparing each name with all
+// those before it cost more than writing the event.
+func appendFields(dst []byte, fs []event.Field) []byte {
+	// next[i] is the next field with fs[i]'s name (0: none; never the
+	// first field), repeat[i] says fs[i] is not its name's first.
+	var nextBuf [64]int32
+	var repeatBuf [64]bool
+	var tableBuf [128]int32
+	next, repeat, table := nextBuf[:0], repeatBuf[:0], tableBuf[:]
+	if len(fs) > len(nextBuf) {
+		next, repeat = make([]int32, 0, len(fs)), make([]bool, 0, len(fs))
+		table = make([]int32, 2<<bits.Len(uint(len(fs))))
+	}
+	next, repeat = next[:len(fs)], repeat[:len(fs)]
+	// table holds, per name, 1 + the index of its last field so far
+	// (0: empty), by open addressing.
+	mask := uint32(len(table) - 1)
+	for i, f := range fs {
+		next[i], repeat[i] = 0, false
+		for h := nameHash(f.Name) & mask; ; h = (h + 1) & mask {
+			j := table[h] - 1
+			if j < 0 {
+				table[h] = int32(i) + 1
+				break
+			}
+			if fs[j].Name == f.Name {
+				next[j], repeat[i], table[h] = int32(i), true, int32(i)+1
+				break
+			}
+		}
+	}
+	written := 0
+	for i, f := range fs {
+		if repeat[i] {
+			continue
+		}
+		if written > 0 {
+			dst = append(dst, ',')
+		}
+		written++
+		dst = appendJSONString(dst, f.Name)
+		dst = append(dst, ':')
+		if next[i] == 0 {
+			dst = appendJSONString(dst, f.Value)
+			continue
+		}
+		dst = append(dst, '[')
+		for j := int32(i); ; j = next[j] {
+			dst = appendJSONString(dst, fs[j].Value)
+			if next[j] == 0 {
+				break
+			}
+			dst = append(dst, ',')
+		}
+		dst = append(dst, ']')
+	}
+	return dst
+}
+
+// nameHash hashes a field name for appendFields' table from its length
+// and its first and last eight bytes (names of one event often differ only
+// in a digit, as in param1 and param2); probes compare whole names.
+func nameHash(name string) uint32 {
+	n := uint64(len(name))
+	var a, b uint64
+	if n >= 8 {
+		a = binary.LittleEndian.Uint64(unsafeBytes(name))
+		b = binary.LittleEndian.Uint64(unsafeBytes(name[n-8:]))
+	} else {
+		for i := range n {
+			a = a<<8 | uint64(name[i])
+		}
+	}
+	h := (a^n)*0x9e3779b97f4a7c15 ^ b*0xc2b2ae3d27d4eb4f
+	h = (h ^ h>>32) * 0x9e3779b97f4a7c15 // the table takes the low bits: fold the high ones in
+	return uint32(h >> 32)
 }
 
 // appendTimeKV writes ,"k":"RFC 3339 time" (or null for a zero time).
