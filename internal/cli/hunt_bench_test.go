@@ -84,17 +84,7 @@ func BenchmarkHuntIntel(b *testing.B) {
 		b.Skip("set VIGIL_INTEL_FEED_DIR to a feed folder (VIGIL_INTEL_BENCH=1 VIGIL_INTEL_FEED_DIR=DIR go test ./internal/intel -run TestLoadMillion writes one)")
 	}
 	idx := benchIntelIndex(b, dir)
-	// VIGIL_HUNT_RULES names a rule folder to hunt with instead of the
-	// built-in rules (SigmaHQ's: a heavier hunt, of which intel is a
-	// smaller part).
-	var ro ruleOptions
-	if p := os.Getenv("VIGIL_HUNT_RULES"); p != "" {
-		ro.paths = multiFlag{p}
-	}
-	lr, err := ro.load()
-	if err != nil {
-		b.Fatal(err)
-	}
+	lr := envHuntRules(b)
 	// VIGIL_HUNT_WORKERS sets the workers (0: one per CPU, as vigil hunt
 	// does by default); one unless set.
 	workers := 1
@@ -174,6 +164,21 @@ func BenchmarkHuntIntel(b *testing.B) {
 	slices.Sort(wallRatios)
 	b.ReportMetric(100*(float64(wall[1])/float64(wall[0])-1), "intel-wall-%")
 	b.ReportMetric(wallRatios[len(wallRatios)/2], "intel-wall-%-median")
+}
+
+// envHuntRules loads the rules the intel benchmarks hunt with: the folder
+// VIGIL_HUNT_RULES names (SigmaHQ's: a heavier hunt, of which intel is a
+// smaller part), or the built-in rules.
+func envHuntRules(tb testing.TB) *loadedRules {
+	var ro ruleOptions
+	if p := os.Getenv("VIGIL_HUNT_RULES"); p != "" {
+		ro.paths = multiFlag{p}
+	}
+	lr, err := ro.load()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return lr
 }
 
 var benchIntel struct {

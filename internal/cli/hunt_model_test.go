@@ -34,14 +34,7 @@ func TestHuntIntelModel(t *testing.T) {
 	if _, err := os.Stat(corpus); err != nil {
 		t.Skipf("shared corpus not found at %s: %v", corpus, err)
 	}
-	var ro ruleOptions
-	if p := os.Getenv("VIGIL_HUNT_RULES"); p != "" {
-		ro.paths = multiFlag{p}
-	}
-	lr, err := ro.load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lr := envHuntRules(t)
 	idx, errs := intel.LoadPaths([]string{dir})
 	if idx.Len() == 0 {
 		t.Fatalf("%s: no indicators (%d errors)", dir, len(errs))
