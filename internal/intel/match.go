@@ -106,6 +106,9 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 	seen := &m.seen
 	text, spans := ev.Text()
 	n := len(spans)
+	// The event's spans lie within its text (event.Event's invariant), so
+	// values are read through pointers, without bounds checks.
+	textp, spanp := unsafe.Pointer(unsafe.SliceData(text)), unsafe.Pointer(unsafe.SliceData(spans))
 	for base := 0; base < n; base += 64 {
 		// The fields that are not scalars (a number, time, GUID…: not
 		// text that names anything), visited by their bits.
@@ -115,11 +118,12 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 		}
 		for ; todo != 0; todo &= todo - 1 {
 			i := base + bits.TrailingZeros64(todo)
-			sp := spans[i]
-			if l := sp.End - sp.Off; l < 3 || l > 2048 {
+			sp := *(*event.Span)(unsafe.Add(spanp, uintptr(i)*unsafe.Sizeof(event.Span{})))
+			l := sp.End - sp.Off
+			if l < 3 || l > 2048 {
 				continue
 			}
-			v := unsafe.String(&text[sp.Off], sp.End-sp.Off)
+			v := unsafe.String((*byte)(unsafe.Add(textp, sp.Off)), l)
 			if i < seenFields {
 				// As in the previous event: nothing. (seenValues.same,
 				// written out: it is too large to be inlined; v has 3
