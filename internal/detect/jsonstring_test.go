@@ -38,8 +38,8 @@ func checkJSONString(t *testing.T, s string) {
 }
 
 // TestAppendJSONString puts every byte value at every position of strings
-// of 1 to 24 bytes, so that each of the eight-byte tests of safeRun and the
-// byte-by-byte finish see it, first and last in a word and after a run.
+// of 1 to 24 bytes: first, last and after a run of bytes copied as they
+// are.
 func TestAppendJSONString(t *testing.T) {
 	for n := 1; n <= 24; n++ {
 		for pos := 0; pos < n; pos++ {
