@@ -221,17 +221,15 @@ func appendFields(dst []byte, fs []event.Field) []byte {
 	var nextBuf [64]int32
 	var repeatBuf [64]bool
 	var tableBuf [128]int32
-	next, repeat, table := nextBuf[:0], repeatBuf[:0], tableBuf[:]
+	next, repeat, table := nextBuf[:], repeatBuf[:], tableBuf[:]
 	if len(fs) > len(nextBuf) {
-		next, repeat = make([]int32, 0, len(fs)), make([]bool, 0, len(fs))
+		next, repeat = make([]int32, len(fs)), make([]bool, len(fs))
 		table = make([]int32, 2<<bits.Len(uint(len(fs))))
 	}
-	next, repeat = next[:len(fs)], repeat[:len(fs)]
 	// table holds, per name, 1 + the index of its last field so far
 	// (0: empty), by open addressing.
 	mask := uint32(len(table) - 1)
 	for i, f := range fs {
-		next[i], repeat[i] = 0, false
 		for h := nameHash(f.Name) & mask; ; h = (h + 1) & mask {
 			j := table[h] - 1
 			if j < 0 {

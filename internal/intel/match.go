@@ -127,11 +127,10 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 			if i < seenFields {
 				// As in the previous event: nothing. (seenValues.same,
 				// written out: it is too large to be inlined; v has 3
-				// bytes or more.)
-				// A value of 17 to lastInline bytes is compared by its
-				// last eight bytes first: times, counters and identifiers
-				// that change with every event differ there, and the
-				// comparison of all its bytes is a call.
+				// bytes or more.) A value of 17 to lastInline bytes is
+				// compared by its last eight bytes first: times, counters
+				// and identifiers that change with every event differ
+				// there, and the comparison of all its bytes is a call.
 				// The name matters only for a Hashes field, whose value
 				// can name a hash (ALG=hex) only with minHashPair bytes
 				// or more: the position's last value came from another
@@ -267,6 +266,7 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 	// others go through classify (a large function, whose code a hunt's
 	// reading and rules push out of the instruction cache).
 	or := scanClasses(v)
+	// namesNothing, written out: it is too large to be inlined.
 	if or&(scDot|scColon|scSlash|scBackslash|scAt) == 0 && v[0] != '[' && hashLen(len(v)) == TypeUnknown && (m.nCVE == 0 || !isCVE(v)) {
 		m.seen.remember(i, v)
 	} else if m.classify(ev, i, name, v, or, fn) {
@@ -275,6 +275,13 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 	if e != nil {
 		*e = shortValue{a, b, uint64(len(v))}
 	}
+}
+
+// namesNothing reports whether v, whose bytes' classes are or, is not an
+// address, URL, e-mail address, domain, file name, hash or CVE id (a CVE
+// id only matters when nCVE are indexed): nothing classify looks up.
+func namesNothing(v string, or uint16, nCVE int) bool {
+	return or&(scDot|scColon|scSlash|scBackslash|scAt) == 0 && v[0] != '[' && hashLen(len(v)) == TypeUnknown && (nCVE == 0 || !isCVE(v))
 }
 
 // classify is value's work for a value not kept as found nothing: it
@@ -322,15 +329,14 @@ func (m *Matcher) classify(ev *event.Event, i int, name, v string, or uint16, fn
 		return len(refs) > 0
 	}
 	if len(v) > 64 {
-		or = scanClasses(v)
-	}
-	if or&(scDot|scColon|scSlash|scBackslash|scAt) == 0 && v[0] != '[' && hashLen(len(v)) == TypeUnknown && (nCVE == 0 || !isCVE(v)) {
-		// Not an address, URL, e-mail address, domain, file name,
-		// hash or CVE id: the cases below find nothing.
-		if len(v) <= seenMaxLen {
-			seen.remember(i, v)
+		// (A shorter value is here only if value found that it may
+		// name something.)
+		if or = scanClasses(v); namesNothing(v, or, nCVE) {
+			if len(v) <= seenMaxLen {
+				seen.remember(i, v)
+			}
+			return false
 		}
-		return false
 	}
 	// known reports v as remembered with nothing found; it is asked
 	// before the costly cases only (the others are cheaper than a hash).
