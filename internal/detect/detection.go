@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -310,49 +311,87 @@ func appendKV(dst []byte, k, v string) []byte {
 }
 
 // appendJSONString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
+//
+// Room for s with every byte escaped in two bytes (the common escapes: a
+// quote, a backslash, \n, \r, \t) and eight more is made once. Then s is
+// read eight bytes at a time: each word is stored as it is and the output
+// advanced past its bytes that need no escaping (jsonUnsafe finds the
+// first that does), so a Windows path, with a backslash every few bytes,
+// costs a word or two per backslash and no call. The rare longer forms
+// (\u00XX, a multi-byte character, U+FFFD) append. The last bytes of a
+// string of eight or more are read as the low bytes of its last word; a
+// shorter string is read a byte at a time.
 func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
+	dst = slices.Grow(dst, 2*len(s)+10)
+	n := len(dst)
+	b := dst[:cap(dst)]
+	b[n] = '"'
+	n++
 	for i := 0; i < len(s); {
-		// Copy the run of bytes that need no escaping in one append.
-		j := i
-		for j < len(s) && jsonSafe[s[j]] {
-			j++
-		}
-		if j > i {
-			dst = append(dst, s[i:j]...)
-			if i = j; i == len(s) {
-				break
+		if r := len(s) - i; r >= 8 {
+			w := binary.LittleEndian.Uint64(unsafeBytes(s[i:]))
+			binary.LittleEndian.PutUint64(b[n:], w)
+			m := jsonUnsafe(w)
+			if m == 0 {
+				n, i = n+8, i+8
+				continue
 			}
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-			default:
-				dst = append(dst, c)
+			k := bits.TrailingZeros64(m) >> 3
+			n, i = n+k, i+k
+		} else if len(s) >= 8 {
+			// The last r bytes, as the low bytes of s's last word.
+			w := binary.LittleEndian.Uint64(unsafeBytes(s[len(s)-8:])) >> (64 - 8*r)
+			binary.LittleEndian.PutUint64(b[n:], w)
+			m := jsonUnsafe(w) & (1<<(8*r) - 1)
+			if m == 0 {
+				n, i = n+r, len(s)
+				continue
 			}
-			i++
+			k := bits.TrailingZeros64(m) >> 3
+			n, i = n+k, i+k
+		} else if c := s[i]; jsonSafe[c] {
+			b[n] = c
+			n, i = n+1, i+1
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, "\ufffd"...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
+		c := s[i]
+		if e := jsonEscape[c]; e != 0 {
+			b[n], b[n+1] = '\\', e
+			n, i = n+2, i+1
+			continue
 		}
-		i += size
+		// A control character without a short escape, or a byte of a
+		// multi-byte character: appended (this may move the buffer).
+		dst = b[:n]
+		switch r, size := utf8.DecodeRuneInString(s[i:]); {
+		case c < utf8.RuneSelf:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, "\ufffd"...)
+		default:
+			dst = append(dst, s[i:i+size]...)
+			i += size - 1
+		}
+		i++
+		dst = slices.Grow(dst, 2*(len(s)-i)+9)
+		n = len(dst)
+		b = dst[:cap(dst)]
 	}
-	return append(dst, '"')
+	b[n] = '"'
+	return b[:n+1]
+}
+
+// jsonUnsafe returns, for the eight bytes of w (little-endian), a mask
+// whose lowest set bit is the top bit of the first byte JSON does not
+// take as it is (a control character, '"', '\\' or a byte of a multi-byte
+// character); zero if there is none. A byte below 0x20 (or equal to '"' or
+// '\\' after the XOR) is found by the borrow of the subtraction; a borrow
+// can mark a later byte falsely, never an earlier one.
+func jsonUnsafe(w uint64) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q, bs := w^(lo*'"'), w^(lo*'\\')
+	return ((w-lo*0x20)|(q-lo)|(bs-lo))&^w&hi | w&hi
 }
 
 // jsonSafe reports the bytes appendJSONString copies as they are: printable
@@ -363,3 +402,7 @@ var jsonSafe = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// jsonEscape gives, for the bytes JSON writes as a backslash and one
+// character, that character (0 for the others).
+var jsonEscape = [256]byte{'"': '"', '\\': '\\', '\n': 'n', '\r': 'r', '\t': 't'}

@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"strings"
 	"testing"
 
@@ -52,6 +54,39 @@ func TestAppendJSONString(t *testing.T) {
 	}
 	for _, s := range []string{"", "C:\\Windows\\System32\\cmd.exe", "line1\nline2\r\n\t\"quoted\"", "héllo wörld ✓ 𝄞", "\xff\xfe invalid \xc3", "\x00\x1f\x7f"} {
 		checkJSONString(t, s)
+	}
+}
+
+// TestJSONUnsafe checks that jsonUnsafe's lowest set bit is the top bit of
+// the first byte that needs escaping, for every byte value at every
+// position of a word, behind and before bytes of every kind (a borrow out
+// of an unsafe byte must not hide it or mark an earlier one).
+func TestJSONUnsafe(t *testing.T) {
+	fill := []byte{'a', ' ', 0x7f, 0x00, 0x1f, '"', '\\', 0x80, 0xff, 0x21, 0x5b, 0x5d}
+	for pos := 0; pos < 8; pos++ {
+		for c := 0; c < 256; c++ {
+			for _, after := range fill {
+				var w [8]byte
+				for k := range w {
+					w[k] = 'x'
+					if k > pos {
+						w[k] = after
+					}
+				}
+				w[pos] = byte(c)
+				first := 8
+				for k, b := range w {
+					if !jsonSafe[b] {
+						first = k
+						break
+					}
+				}
+				m := jsonUnsafe(binary.LittleEndian.Uint64(w[:]))
+				if got := bits.TrailingZeros64(m) / 8; got != first {
+					t.Fatalf("%q: first byte to escape at %d, jsonUnsafe says %d (mask %#x)", w, first, got, m)
+				}
+			}
+		}
 	}
 }
 
