@@ -123,7 +123,7 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 			if l < 3 || l > 2048 {
 				continue
 			}
-			v := unsafe.String((*byte)(unsafe.Add(textp, sp.Off)), l)
+			v := spanString(textp, sp)
 			if i < seenFields {
 				// As in the previous event: nothing. (seenValues.same,
 				// written out: it is too large to be inlined; v has 3
@@ -156,6 +156,18 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 			m.value(ev, i, name, v, fn)
 		}
 	}
+}
+
+// spanString returns the bytes of span sp of the text at textp as a
+// string. It is unsafe.String without its checks (a length that is not
+// negative, an end that does not wrap around the address space): the
+// event's spans lie within its text.
+func spanString(textp unsafe.Pointer, sp event.Span) string {
+	h := struct {
+		p unsafe.Pointer
+		n int
+	}{unsafe.Add(textp, sp.Off), int(sp.End - sp.Off)}
+	return *(*string)(unsafe.Pointer(&h))
 }
 
 // isHashes reports whether a field of this name holds ALG=hex pairs
@@ -257,7 +269,7 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 		a, b = shortWords(v)
 		e = &m.short[shortSlot(a, b, uint64(len(v)))]
 		if e.a == a && e.b == b && e.n == uint64(len(v)) {
-			m.seen.remember(i, v)
+			m.seen.rememberWords(i, uint64(len(v)), a, b)
 			return
 		}
 	}
@@ -268,7 +280,11 @@ func (m *Matcher) value(ev *event.Event, i int, name, v string, fn func(field, v
 	or := scanClasses(v)
 	// namesNothing, written out: it is too large to be inlined.
 	if or&(scDot|scColon|scSlash|scBackslash|scAt) == 0 && v[0] != '[' && hashLen(len(v)) == TypeUnknown && (m.nCVE == 0 || !isCVE(v)) {
-		m.seen.remember(i, v)
+		if e != nil {
+			m.seen.rememberWords(i, uint64(len(v)), a, b)
+		} else {
+			m.seen.remember(i, v)
+		}
 	} else if m.classify(ev, i, name, v, or, fn) {
 		return
 	}
@@ -568,14 +584,34 @@ func lastElement(v string, limit int) (base string, ok bool) {
 	return v[from+j+1:], true
 }
 
-// lastSlash returns the index of the last '/' or '\\' in v, or -1.
+// lastSlash returns the index of the last '/' or '\\' in v, or -1. It
+// reads v eight bytes at a time from its end (slashMask), then the bytes
+// before the first word a byte at a time.
 func lastSlash(v string) int {
-	for i := len(v) - 1; i >= 0; i-- {
+	i := len(v)
+	for ; i >= 8; i -= 8 {
+		if m := slashMask(binary.LittleEndian.Uint64(unsafeBytes(v[i-8:]))); m != 0 {
+			return i - 8 + (63-bits.LeadingZeros64(m))>>3
+		}
+	}
+	for i--; i >= 0; i-- {
 		if c := v[i]; c == '/' || c == '\\' {
 			return i
 		}
 	}
 	return -1
+}
+
+// slashMask returns the top bit of each byte of w that is '/' or '\\'.
+// Byte x is zero exactly when (x&0x7f)+0x7f|x has no top bit: no carry
+// leaves a byte, so every byte is told exactly (the last one is found by
+// the highest bit).
+func slashMask(w uint64) uint64 {
+	const lo7, hi = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	a, b := w^(0x0101010101010101*'/'), w^(0x0101010101010101*'\\')
+	za := ^((a&lo7 + lo7) | a | lo7)
+	zb := ^((b&lo7 + lo7) | b | lo7)
+	return (za | zb) & hi
 }
 
 // emit calls fn for the indicators of r valid at the event's time.

@@ -332,13 +332,36 @@ func TestHasScheme(t *testing.T) {
 	t.Logf("%d values with a scheme", n)
 }
 
+// TestLastSlash compares lastSlash with strings.LastIndexAny for strings of
+// 0 to 24 bytes with every byte value at every position, a slash before it
+// or not (slashMask must tell each byte of a word exactly).
+func TestLastSlash(t *testing.T) {
+	for n := 0; n <= 24; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				for _, before := range []byte{'a', '/', '\\', 0x00, 0xff, '/' + 0x80, '\\' - 1} {
+					b := []byte(strings.Repeat("x", n))
+					for k := 0; k < pos; k += 3 {
+						b[k] = before
+					}
+					b[pos] = byte(c)
+					v := string(b)
+					if got, want := lastSlash(v), strings.LastIndexAny(v, `/\`); got != want {
+						t.Fatalf("lastSlash(%q) = %d, want %d", v, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestLastElement checks lastElement against the last element found by
 // scanning the whole value, for limits around each element's length: on
 // hand-picked values, then on every field of every 20th corpus event (Windows
 // messages, command lines, paths) at the limits a Matcher uses.
 func TestLastElement(t *testing.T) {
 	check := func(v string, limit int) {
-		want := v[lastSlash(v)+1:]
+		want := v[strings.LastIndexAny(v, `/\`)+1:]
 		base, ok := lastElement(v, limit)
 		if wantOK := len(want) <= limit; ok != wantOK || ok && base != want {
 			t.Fatalf("lastElement(%q, %d) = %q, %v; want %q, %v", v, limit, base, ok, want, wantOK)

@@ -121,6 +121,17 @@ func (c *seenValues) remember(i int, v string) {
 	c.rememberAt(i, v, end)
 }
 
+// rememberWords is remember for a value of n bytes (3 to 16) whose
+// shortWords are a and b: no bytes to read again.
+func (c *seenValues) rememberWords(i int, n, a, b uint64) {
+	if i < seenFields {
+		e := &c.last[i]
+		e.n = n + 1
+		binary.LittleEndian.PutUint64(e.b[:8], a)
+		binary.LittleEndian.PutUint64(e.b[8:16], b)
+	}
+}
+
 // rememberAt is remember for a value whose bytes end at ring position end
 // (used only when v is longer than lastInline).
 func (c *seenValues) rememberAt(i int, v string, end uint64) {
