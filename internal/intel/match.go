@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/vigil-defense/vigil/internal/detect"
@@ -719,23 +720,38 @@ func (x *Index) matchHashes(ev *event.Event, name, v string, fn func(string, str
 		} else {
 			pair, v = v, ""
 		}
-		alg, h, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		// strings.TrimSpace, called only when an end may be white space
+		// (ASCII control or space, or a byte of a multi-byte character).
+		if pair != "" && (pair[0] <= ' ' || pair[0] >= utf8.RuneSelf || pair[len(pair)-1] <= ' ' || pair[len(pair)-1] >= utf8.RuneSelf) {
+			pair = strings.TrimSpace(pair)
+		}
+		alg, h, ok := strings.Cut(pair, "=")
 		if !ok {
 			continue
 		}
-		var t Type
-		switch {
-		case strings.EqualFold(alg, "MD5"):
-			t = TypeMD5
-		case strings.EqualFold(alg, "SHA1"):
-			t = TypeSHA1
-		case strings.EqualFold(alg, "SHA256"):
-			t = TypeSHA256
-		case strings.EqualFold(alg, "SHA512"):
-			t = TypeSHA512
-		case strings.EqualFold(alg, "IMPHASH"):
-			t = TypeImphash
-		default:
+		// The algorithm by its name's length, then its letters.
+		t := TypeUnknown
+		switch len(alg) {
+		case 3:
+			if strings.EqualFold(alg, "MD5") {
+				t = TypeMD5
+			}
+		case 4:
+			if strings.EqualFold(alg, "SHA1") {
+				t = TypeSHA1
+			}
+		case 6:
+			if strings.EqualFold(alg, "SHA256") {
+				t = TypeSHA256
+			} else if strings.EqualFold(alg, "SHA512") {
+				t = TypeSHA512
+			}
+		case 7:
+			if strings.EqualFold(alg, "IMPHASH") {
+				t = TypeImphash
+			}
+		}
+		if t == TypeUnknown {
 			continue
 		}
 		for _, r := range x.set.appendHex(refsBuf[:0], t, h) {

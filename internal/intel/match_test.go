@@ -388,3 +388,37 @@ func TestLastElement(t *testing.T) {
 	}
 	t.Logf("%d corpus values", n)
 }
+
+// TestHashesPairs checks how a Hashes field's pairs are read: algorithm
+// names in any case, white space around a pair (also a tab or a non-ASCII
+// space), names of other lengths and algorithms that are not indexed.
+func TestHashesPairs(t *testing.T) {
+	x := matchIndex(t)
+	const sha = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+	for _, c := range []struct {
+		v    string
+		want int
+	}{
+		{"SHA256=" + sha, 1},
+		{"sha256=" + strings.ToLower(sha), 1},
+		{"Sha256=" + sha + ",MD5=D41D8CD98F00B204E9800998ECF8427E", 1},
+		{" SHA256=" + sha + " ", 1},
+		{"\tSHA256=" + sha, 1},
+		{"\u00a0SHA256=" + sha + "\u3000", 1},
+		{"MD5=0,SHA256=" + sha, 1},
+		{"SHA384=" + sha, 0},
+		{"SHA2567=" + sha, 0},
+		{"SHA25=" + sha, 0},
+		{"SHA256 =" + sha, 0},
+		{"SHA256=" + sha[:63], 0},
+		{"SHA256=" + sha[:63] + "g", 0},
+	} {
+		ev := &event.Event{}
+		ev.AddString("Hashes", c.v)
+		n := 0
+		x.MatchEvent(ev, func(field, value string, _ Match) { n++ })
+		if n != c.want {
+			t.Errorf("Hashes=%q: %d matches, want %d", c.v, n, c.want)
+		}
+	}
+}

@@ -1,6 +1,12 @@
 package intel
 
-import "testing"
+import (
+	"bytes"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"testing"
+)
 
 func TestDetect(t *testing.T) {
 	for _, c := range []struct {
@@ -78,6 +84,26 @@ func TestNormalize(t *testing.T) {
 		}
 		if err != nil || out != c.out || norm != c.norm {
 			t.Errorf("Normalize(%s, %q) = %s %q %v, want %s %q", c.typ, c.in, out, norm, err, c.out, c.norm)
+		}
+	}
+}
+
+// TestDecodeHex compares decodeHex with encoding/hex for every byte value at
+// every position of 8- to 64-digit strings, in upper and lower case.
+func TestDecodeHex(t *testing.T) {
+	for _, n := range []int{4, 5, 8, 16, 20, 32} {
+		base := []byte(strings.Repeat("0123456789abcdefABCDEF", 6)[:2*n])
+		for pos := range base {
+			for c := 0; c < 256; c++ {
+				s := slices.Clone(base)
+				s[pos] = byte(c)
+				want, err := hex.DecodeString(string(s))
+				got := make([]byte, n)
+				ok := decodeHex(got, string(s))
+				if ok != (err == nil) || ok && !bytes.Equal(got, want) {
+					t.Fatalf("decodeHex(%q) = %x, %v; encoding/hex: %x, %v", s, got, ok, want, err)
+				}
+			}
 		}
 	}
 }
