@@ -62,6 +62,10 @@ type set struct {
 	// maxFile is the length of the longest file name indexed: a longer
 	// last path element is not looked up.
 	maxFile int
+	// fileBytes has bit c set when an indexed file name has byte c or,
+	// for an upper-case ASCII letter c, its lower case: a path element
+	// with another byte is not looked up (fileTail).
+	fileBytes [4]uint64
 }
 
 // strMap returns the table of string keys of a kind.
@@ -271,6 +275,14 @@ func (s *set) insert(t Type, v string, i uint32, dup func(uint32) bool) bool {
 			s.timeFiles++ // may count a duplicate: only zero matters
 		}
 		s.maxFile = max(s.maxFile, len(v))
+		for j := 0; j < len(v); j++ {
+			c := v[j]
+			s.fileBytes[c>>6] |= 1 << (c & 63)
+			if c >= 'a' && c <= 'z' {
+				c -= 'a' - 'A'
+				s.fileBytes[c>>6] |= 1 << (c & 63)
+			}
+		}
 		return s.addStr(fkFile, v, i, dup)
 	case TypeCVE:
 		return s.addStr(fkCVE, v, i, dup)

@@ -52,6 +52,9 @@ type Matcher struct {
 	// maxFile is the longest file name indexed (set.maxFile), at most
 	// len(buf): a path's last element is looked up only if no longer.
 	maxFile int
+	// fileBytes is set.fileBytes: the bytes a path's last element may
+	// have to be looked up.
+	fileBytes [4]uint64
 	// times: an ISO 8601 time can find nothing (no such file name is
 	// indexed), so Match passes times by.
 	times bool
@@ -97,6 +100,7 @@ func (x *Index) NewMatcher() *Matcher {
 	s := x.set
 	m := &Matcher{x: x, nCVE: s.cves.n, nURL: s.urls.n, nFile: s.files.n, nDomain: s.domains.n, hostURLs: s.hostURLs, times: s.timeFiles == 0}
 	m.maxFile = min(s.maxFile, len(m.buf))
+	m.fileBytes = s.fileBytes
 	m.seen.init()
 	return m
 }
@@ -328,9 +332,9 @@ func (m *Matcher) classify(ev *event.Event, i int, name, v string, or uint16, fn
 		if (len(v) > 64 || or&(scColon|scSlash) == scColon|scSlash) && hasScheme(v) {
 			refs = x.appendURLAndHost(refs, v, buf[:0])
 		} else if nFile > 0 {
-			// The last path element, if it is short enough to be
-			// indexed: looked for only among the last maxFile+1 bytes.
-			if base, ok := lastElement(v, m.maxFile); ok && len(base) >= 3 && strings.IndexByte(base, '.') >= 0 {
+			// The last path element, if it may be an indexed file
+			// name (fileTail).
+			if base, ok := m.fileTail(v); ok && len(base) >= 3 && strings.IndexByte(base, '.') >= 0 {
 				n := len(refs)
 				if refs = s.appendStr(refs, fkFile, lowerBuf(buf[:0], base)); len(refs) > n {
 					mv = base
@@ -504,7 +508,12 @@ func backslashHost(v string, or uint16) bool {
 		return false // no backslash, or an '@' that may end the user part
 	}
 	k := strings.IndexByte(v, '\\')
-	return strings.IndexAny(v[:k], "/?#") < 0
+	for j := 0; j < k; j++ {
+		if c := v[j]; c == '/' || c == '?' || c == '#' {
+			return false
+		}
+	}
+	return true
 }
 
 // Classes of scanClasses: a value's shape from one pass over its bytes.
@@ -572,17 +581,23 @@ func scanClasses(v string) uint16 {
 	return a | b | c | d
 }
 
-// lastElement returns the part of v after its last '/' or '\\' (all of v
-// if it has none) when that part is at most limit bytes long; ok is false
-// when it is longer. Only the last limit+1 bytes of v are read: a long
-// message or command line is not scanned to its start for a slash.
-func lastElement(v string, limit int) (base string, ok bool) {
-	from := max(0, len(v)-limit-1)
-	j := lastSlash(v[from:])
-	if j < 0 {
-		return v, from == 0 && len(v) <= limit
+// fileTail returns the part of v after its last '/' or '\\' (all of v if
+// it has none), read back from v's end, when it may be an indexed file
+// name: at most maxFile bytes, each one that some indexed name has
+// (fileBytes). Messages and command lines end in a line break, a quote or a
+// colon a few bytes from their end, so few bytes are read.
+func (m *Matcher) fileTail(v string) (base string, ok bool) {
+	stop := max(0, len(v)-m.maxFile-1)
+	for i := len(v) - 1; i >= stop; i-- {
+		c := v[i]
+		if c == '/' || c == '\\' {
+			return v[i+1:], true
+		}
+		if m.fileBytes[c>>6]&(1<<(c&63)) == 0 {
+			return "", false
+		}
 	}
-	return v[from+j+1:], true
+	return v, stop == 0 && len(v) <= m.maxFile
 }
 
 // lastSlash returns the index of the last '/' or '\\' in v, or -1. It

@@ -355,22 +355,42 @@ func TestLastSlash(t *testing.T) {
 	}
 }
 
-// TestLastElement checks lastElement against the last element found by
-// scanning the whole value, for limits around each element's length: on
-// hand-picked values, then on every field of every 20th corpus event (Windows
-// messages, command lines, paths) at the limits a Matcher uses.
-func TestLastElement(t *testing.T) {
-	check := func(v string, limit int) {
-		want := v[strings.LastIndexAny(v, `/\`)+1:]
-		base, ok := lastElement(v, limit)
-		if wantOK := len(want) <= limit; ok != wantOK || ok && base != want {
-			t.Fatalf("lastElement(%q, %d) = %q, %v; want %q, %v", v, limit, base, ok, want, wantOK)
+// TestFileTail checks fileTail against the last path element found by
+// scanning the whole value: it must give that element when it is no longer
+// than maxFile and every byte of it is one an indexed name has (in either
+// case), and refuse it otherwise. On hand-picked values, then on every
+// field of every 20th corpus event (Windows messages, command lines,
+// paths), for limits around each element's length and the bytes of a few
+// file names or of all.
+func TestFileTail(t *testing.T) {
+	var some, all [4]uint64
+	for _, name := range []string{"svchost.exe", "app.exe", "y.dll", "conf.ini", "my file_2.txt"} {
+		for _, c := range []byte(name) {
+			some[c>>6] |= 1 << (c & 63)
+			if c >= 'a' && c <= 'z' {
+				c -= 'a' - 'A'
+				some[c>>6] |= 1 << (c & 63)
+			}
 		}
 	}
-	for _, v := range []string{"", "a", "evil.exe", `C:\Windows\System32\svchost.exe`, "/usr/bin/", "dir/x",
-		`"C:\Program Files\App\app.exe" --config C:\ProgramData\App\conf.ini now`, strings.Repeat("x", 300) + `\y.dll`} {
+	all = [4]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+	check := func(v string, limit int, bytes [4]uint64) {
+		want := v[strings.LastIndexAny(v, `/\`)+1:]
+		wantOK := len(want) <= limit
+		for _, c := range []byte(want) {
+			wantOK = wantOK && bytes[c>>6]&(1<<(c&63)) != 0
+		}
+		m := &Matcher{maxFile: limit, fileBytes: bytes}
+		if base, ok := m.fileTail(v); ok != wantOK || ok && base != want {
+			t.Fatalf("fileTail(%q), maxFile %d = %q, %v; want %q, %v", v, limit, base, ok, want, wantOK)
+		}
+	}
+	for _, v := range []string{"", "a", "evil.exe", `C:\Windows\System32\svchost.exe`, `C:\WINDOWS\SVCHOST.EXE`, "/usr/bin/", "dir/x",
+		`"C:\Program Files\App\app.exe" --config C:\ProgramData\App\conf.ini now`, `D:\docs\My File_2.txt`,
+		strings.Repeat("x", 300) + `\y.dll`, "line\r\n", "caf\u00e9.exe"} {
 		for limit := 0; limit <= len(v)+2; limit++ {
-			check(v, limit)
+			check(v, limit, some)
+			check(v, limit, all)
 		}
 	}
 	evs, err := readCorpusEvents(20)
@@ -381,7 +401,8 @@ func TestLastElement(t *testing.T) {
 	for _, ev := range evs {
 		for i := range ev.Len() {
 			for _, limit := range []int{12, 40, 256} {
-				check(ev.Value(i), limit)
+				check(ev.Value(i), limit, some)
+				check(ev.Value(i), limit, all)
 			}
 			n++
 		}
@@ -419,6 +440,37 @@ func TestHashesPairs(t *testing.T) {
 		x.MatchEvent(ev, func(field, value string, _ Match) { n++ })
 		if n != c.want {
 			t.Errorf("Hashes=%q: %d matches, want %d", c.v, n, c.want)
+		}
+	}
+}
+
+// TestFileInCommandLine matches an indexed file name at the end of a value
+// with spaces (a command line, a message), in any case, and not when other
+// text follows it.
+func TestFileInCommandLine(t *testing.T) {
+	x := matchIndex(t)
+	for _, c := range []struct {
+		v    string
+		want int
+	}{
+		{`cmd.exe /c C:\Temp\mimikatz.exe`, 1},
+		{`cmd.exe /c C:\Temp\MIMIKATZ.EXE`, 1},
+		{`run it from /tmp/x y/Mimikatz.Exe`, 1},
+		{`cmd.exe /c C:\Temp\MIMIKATZ.EXE -x`, 0},
+		{`cmd.exe /c "C:\Temp\mimikatz.exe"`, 0},
+		{`cmd.exe /c C:\Temp\mimikatz.exe2`, 0},
+	} {
+		ev := &event.Event{}
+		ev.AddString("CommandLine", c.v)
+		n := 0
+		x.MatchEvent(ev, func(field, value string, m Match) {
+			if value != "mimikatz.exe" && !strings.EqualFold(value, "mimikatz.exe") {
+				t.Errorf("%q: matched %q", c.v, value)
+			}
+			n++
+		})
+		if n != c.want {
+			t.Errorf("%q: %d matches, want %d", c.v, n, c.want)
 		}
 	}
 }
