@@ -133,9 +133,8 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 				// As in the previous event: nothing. (seenValues.same,
 				// written out: it is too large to be inlined; v has 3
 				// bytes or more.) A value of 17 to lastInline bytes is
-				// compared by its last eight bytes first: times, counters
-				// and identifiers that change with every event differ
-				// there, and the comparison of all its bytes is a call.
+				// compared word by word, its last word first
+				// (lastValue.sameLong).
 				// The name matters only for a Hashes field, whose value
 				// can name a hash (ALG=hex) only with minHashPair bytes
 				// or more: the position's last value came from another
@@ -146,7 +145,7 @@ func (m *Matcher) Match(ev *event.Event, fn func(field, value string, m Match)) 
 						if ea, eb := e.words(); a == ea && b == eb {
 							continue
 						}
-					} else if len(v) <= lastInline && binary.LittleEndian.Uint64(unsafeBytes(v[len(v)-8:])) == binary.LittleEndian.Uint64(e.b[len(v)-8:]) && v == unsafe.String(&e.b[0], len(v)) || len(v) > lastInline && seen.at(e.end, v) {
+					} else if len(v) <= lastInline && e.sameLong(v) || len(v) > lastInline && seen.at(e.end, v) {
 						if len(v) < minHashPair || !isHashes(ev.Name(i)) {
 							continue
 						}

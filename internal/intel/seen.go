@@ -3,7 +3,6 @@ package intel
 import (
 	"encoding/binary"
 	"hash/maphash"
-	"unsafe"
 )
 
 // seenValues remembers recent field values that MatchEvent looked up and
@@ -60,6 +59,23 @@ func (e *lastValue) words() (a, b uint64) {
 	return binary.LittleEndian.Uint64(e.b[:8]), binary.LittleEndian.Uint64(e.b[8:16])
 }
 
+// sameLong reports whether v, of 17 to lastInline bytes and as long as
+// e's value, is e's value. It compares words, the last one first: times,
+// counters and identifiers that change with every event differ there. (A
+// call to compare the bytes cost more than the comparison.)
+func (e *lastValue) sameLong(v string) bool {
+	p, n := unsafeBytes(v), len(v)
+	if binary.LittleEndian.Uint64(p[n-8:]) != binary.LittleEndian.Uint64(e.b[n-8:]) {
+		return false
+	}
+	for i := 0; i < n-8; i += 8 {
+		if binary.LittleEndian.Uint64(p[i:]) != binary.LittleEndian.Uint64(e.b[i:]) {
+			return false
+		}
+	}
+	return true
+}
+
 // seenEntry is a remembered value: for ents, tag holds the value's hash
 // above 16 bits and its length in the low 16; end is the ring position
 // after its bytes (0: none).
@@ -102,8 +118,10 @@ func (c *seenValues) same(i int, v string) bool {
 		a, b := shortWords(v)
 		ea, eb := e.words()
 		return a == ea && b == eb
+	case len(v) > 16 && len(v) <= lastInline:
+		return e.sameLong(v)
 	case len(v) <= lastInline:
-		return v == unsafe.String(&e.b[0], len(v))
+		return v == string(e.b[:len(v)])
 	}
 	return c.at(e.end, v)
 }
