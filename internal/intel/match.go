@@ -194,14 +194,15 @@ func isTimestamp(v string) bool {
 	}
 	// Bytes 0-7, 8-15 and 11-18 as little-endian words: the separators
 	// compared under a mask, the digits checked eight at a time.
+	// The tests are combined into one word so that a time costs two
+	// branches, not eight.
 	b := unsafeBytes(v)
 	w0 := binary.LittleEndian.Uint64(b)
 	w1 := binary.LittleEndian.Uint64(b[8:])
 	w2 := binary.LittleEndian.Uint64(b[11:])
-	if w0&(0xff<<32|0xff<<56) != '-'<<32|'-'<<56 || w1&(0xff<<40) != ':'<<40 || w2&(0xff<<40) != ':'<<40 || b[10] != 'T' && b[10] != ' ' {
-		return false
-	}
-	if !digitsAt(w0, 0x0080_8000_8080_8080) || !digitsAt(w1, 0x8080_0080_8000_8080) || !digitsAt(w2, 0x8080_0000_0000_0000) {
+	bad := (w0&(0xff<<32|0xff<<56) ^ ('-'<<32 | '-'<<56)) | (w1&(0xff<<40) ^ ':'<<40) | (w2&(0xff<<40) ^ ':'<<40)
+	bad |= notDigits(w0, 0x0080_8000_8080_8080) | notDigits(w1, 0x8080_0080_8000_8080) | notDigits(w2, 0x8080_0000_0000_0000)
+	if sep := byte(w1 >> 16); bad != 0 || sep != 'T' && sep != ' ' {
 		return false
 	}
 	rest := v[19:]
@@ -236,12 +237,16 @@ func isTimestamp(v string) bool {
 }
 
 // digitsAt reports whether the bytes of w whose top bit is set in mask are
-// ASCII digits. Byte b is a digit when b^'0' < 10: adding 0x76 then sets
-// its top bit exactly when it is not (a carry out of a byte happens only
-// from a non-digit, which fails the test itself).
-func digitsAt(w, mask uint64) bool {
+// ASCII digits.
+func digitsAt(w, mask uint64) bool { return notDigits(w, mask) == 0 }
+
+// notDigits returns the top bits, among mask's, of the bytes of w that are
+// not ASCII digits (zero if all are). Byte b is a digit when b^'0' < 10:
+// adding 0x76 then sets its top bit exactly when it is not (a carry out of
+// a byte happens only from a non-digit, which is marked itself).
+func notDigits(w, mask uint64) uint64 {
 	t := w ^ 0x3030303030303030
-	return ((t+0x7676767676767676)|t)&mask == 0
+	return ((t + 0x7676767676767676) | t) & mask
 }
 
 // digits reports whether s is only ASCII digits.
