@@ -193,9 +193,8 @@ func isTimestamp(v string) bool {
 		return false
 	}
 	// Bytes 0-7, 8-15 and 11-18 as little-endian words: the separators
-	// compared under a mask, the digits checked eight at a time.
-	// The tests are combined into one word so that a time costs two
-	// branches, not eight.
+	// compared under a mask, the digits checked eight at a time, all
+	// into one word, so that a time costs two branches, not eight.
 	b := unsafeBytes(v)
 	w0 := binary.LittleEndian.Uint64(b)
 	w1 := binary.LittleEndian.Uint64(b[8:])
