@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
+	"sync/atomic"
 )
 
 // filter is a blocked Bloom filter over the keys of a set, checked before
@@ -18,10 +19,25 @@ import (
 // few hundred file names take a kilobyte that stays in the L1 cache, and
 // the probe of every path's last element then costs no miss, however many
 // addresses the feed also holds.
+//
+// A filter also remembers the last probes that it answered "not there"
+// (neg): a hunt probes the same keys again and again (the parents of
+// domains, "com." among them; an address in many events), and a block of a
+// large filter, read once in a while, is seldom in any cache, where the
+// memo, read all the time, is.
 type filter struct {
 	kinds [numKinds][][8]uint64 // per key kind, 512-bit blocks, one cache line each
 	seed  maphash.Seed
+	// neg holds, at slot h%negSlots, a probe of hash h and kind k that
+	// was answered "not there", as h with its low bits (the slot's) replaced
+	// by k: that identifies h and k exactly, so a hit gives the answer the
+	// blocks would (kinds start at 1; an empty slot, 0, matches nothing).
+	// Workers share it: slots are read and written whole, atomically.
+	neg [negSlots]atomic.Uint64
 }
+
+// negSlots is the number of probes a filter remembers (8 KiB).
+const negSlots = 1 << 10
 
 // Key kinds, mixed into the hash so the same bytes in two maps differ.
 const (
@@ -75,6 +91,19 @@ func (f *filter) add(kind, h uint64) {
 }
 
 func (f *filter) has(kind, h uint64) bool {
+	slot, memo := &f.neg[h%negSlots], h&^(negSlots-1)|kind
+	if slot.Load() == memo {
+		return false
+	}
+	if !f.blocksHave(kind, h) {
+		slot.Store(memo)
+		return false
+	}
+	return true
+}
+
+// blocksHave is has without the memo: what the filter's bits answer.
+func (f *filter) blocksHave(kind, h uint64) bool {
 	blocks := f.kinds[kind]
 	b := &blocks[(h>>32)*uint64(len(blocks))>>32]
 	g := h * 0x9e3779b97f4a7c15

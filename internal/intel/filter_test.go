@@ -1,7 +1,9 @@
 package intel
 
 import (
+	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/vigil-defense/vigil/internal/event"
@@ -82,6 +84,62 @@ func TestFilterSameMatches(t *testing.T) {
 		x.set.filt = filt
 		if with != without {
 			t.Errorf("%s: %d matches with the filter, %d without", v, with, without)
+		}
+	}
+}
+
+// The memo of "not there" answers gives the answers the filter's bits give:
+// for keys present and absent, probed again and again (hits), for one hash
+// probed under two kinds (present under one only), for hashes that share a
+// memo slot, and for two workers probing at once (go test -race).
+func TestFilterMemo(t *testing.T) {
+	var keys [numKinds]int
+	keys[fkDomain], keys[fkURL] = 5_000, 5_000
+	f := newFilter(keys)
+	var hs []uint64
+	for i := range 10_000 {
+		h := f.hashString(fkDomain, "k"+strconv.Itoa(i))
+		hs = append(hs, h, h^1, h+negSlots, h+3*negSlots) // neighbours and slot-mates
+		if i%2 == 0 {
+			f.add(fkDomain, h)
+		} else {
+			f.add(fkURL, h) // the same hash, present under the other kind
+		}
+	}
+	check := func() error {
+		for round := range 3 {
+			for _, h := range hs {
+				for _, k := range []uint64{fkDomain, fkURL, fkEmail} {
+					if got, want := f.has(k, h), f.blocksHave(k, h); got != want {
+						return fmt.Errorf("round %d, kind %d, hash %#x: has %v, the bits say %v", round, k, h, got, want)
+					}
+				}
+			}
+		}
+		return nil
+	}
+	if err := check(); err != nil {
+		t.Fatal(err)
+	}
+	hits := 0
+	for i := range f.neg {
+		if f.neg[i].Load() != 0 {
+			hits++
+		}
+	}
+	if hits == 0 {
+		t.Fatal("nothing remembered")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Go(func() { errs <- check() })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
 		}
 	}
 }
