@@ -156,16 +156,16 @@ func (c *seenValues) rememberAt(i int, v string, end uint64) {
 	if i >= seenFields {
 		return
 	}
+	if len(v) >= 3 && len(v) <= 16 {
+		a, b := shortWords(v)
+		c.rememberWords(i, uint64(len(v)), a, b)
+		return
+	}
 	e := &c.last[i]
 	e.n = uint64(len(v)) + 1
-	switch {
-	case len(v) >= 3 && len(v) <= 16:
-		a, b := shortWords(v)
-		binary.LittleEndian.PutUint64(e.b[:8], a)
-		binary.LittleEndian.PutUint64(e.b[8:16], b)
-	case len(v) <= lastInline:
+	if len(v) <= lastInline {
 		copy(e.b[:], v)
-	default:
+	} else {
 		e.end = end
 	}
 }
