@@ -207,7 +207,7 @@ func isTimestamp(v string) bool {
 	rest := v[19:]
 	if len(rest) == 8 && rest[0] == '.' && rest[7] == 'Z' {
 		// Microseconds and Z, as Zeek and many JSON logs write: one word.
-		return digitsAt(binary.LittleEndian.Uint64(unsafeBytes(rest)), 0x0080_8080_8080_8000)
+		return notDigits(binary.LittleEndian.Uint64(unsafeBytes(rest)), 0x0080_8080_8080_8000) == 0
 	}
 	if len(rest) > 0 && rest[0] == '.' {
 		j := 1
@@ -234,10 +234,6 @@ func isTimestamp(v string) bool {
 	}
 	return false
 }
-
-// digitsAt reports whether the bytes of w whose top bit is set in mask are
-// ASCII digits.
-func digitsAt(w, mask uint64) bool { return notDigits(w, mask) == 0 }
 
 // notDigits returns the top bits, among mask's, of the bytes of w that are
 // not ASCII digits (zero if all are). Byte b is a digit when b^'0' < 10:
